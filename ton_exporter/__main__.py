@@ -1,0 +1,3 @@
+from ton_exporter.cli import main
+
+main()

@@ -1,0 +1,48 @@
+"""Everything aggregated for one node: its block groups, its consensus counts and its event clock."""
+
+import math
+
+from ton_exporter.aggregation.block_groups import LAYOUTS, BlockGroup
+from ton_exporter.aggregation.consensus import ConsensusState
+from ton_exporter.aggregation.event_clock import EventClock
+from ton_exporter.aggregation.measures import COLLATED, VALIDATED
+from ton_exporter.parsers.session_stats import BlockRow
+
+
+class NodeState:
+    def __init__(self, name: str, run: str, clock: EventClock) -> None:
+        self.name = name
+        self.run = run
+        self.clock = clock
+        self.blocks: dict[str, dict[tuple[str, str], BlockGroup]] = {COLLATED: {}, VALIDATED: {}}
+        self.consensus = ConsensusState()
+        self.late_records = 0
+
+    def add_block(self, source: str, row: BlockRow, oldest_window: int | None) -> None:
+        groups = self.blocks[source]
+        key = (row.workchain, row.shard)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = BlockGroup(LAYOUTS[source])
+        window = int(row.time // 60) * 60
+        if oldest_window is not None and window < oldest_window:
+            self.late_records += 1
+            group.add(row, None)
+        else:
+            group.add(row, window)
+
+    def end_batch(self, newest_event: float) -> None:
+        """After a batch of lines: advance the event clock and forget windows no gauge will show again."""
+        if newest_event > -math.inf:
+            self.clock.observe(newest_event)
+        oldest = self.clock.complete_window()
+        if oldest is not None:
+            for groups in self.blocks.values():
+                for group in groups.values():
+                    group.prune(oldest)
+            self.consensus.prune(oldest)
+
+    def flush(self) -> None:
+        for groups in self.blocks.values():
+            for group in groups.values():
+                group.flush()

@@ -1,0 +1,173 @@
+"""The `ton-exporter` command line."""
+
+import asyncio
+import contextlib
+import errno
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from ton_exporter import __version__, logs
+from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
+from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, SessionLog, parse_session_log, serve
+from ton_exporter.sources.replay import Replay, load_bundled
+from ton_exporter.sources.tailer import DEFAULT_MAX_LINE_BYTES
+
+log = logging.getLogger("ton_exporter")
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"ton-exporter: error: {message}", err=True)
+    sys.exit(2)
+
+
+def parse_listen_address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        fail(f"--web.listen-address must be HOST:PORT or :PORT, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _logging_options(f: click.decorators.FC) -> click.decorators.FC:
+    f = click.option(
+        "--log.level", "log_level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+        show_default=True, help="Lowest level of the exporter's own log messages.",
+    )(f)
+    return click.option(
+        "--log.format", "log_format", type=click.Choice(["logfmt", "json"]), default="logfmt", show_default=True,
+        help="Format of the exporter's own log (stderr).",
+    )(f)
+
+
+def _listen_option(f: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--web.listen-address", "listen_address", default=DEFAULT_LISTEN.replace("127.0.0.1", ""),
+        show_default=True, metavar="HOST:PORT",
+        help="Address for /metrics and the landing page. 10056 is not taken in Prometheus's default port "
+        "allocations; ':PORT' listens on every interface.",
+    )(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="ton-exporter")
+def cli() -> None:
+    """Prometheus exporter for TON validator session stats."""
+
+
+@cli.command("serve")
+@click.option(
+    "--session-logs", "session_logs", multiple=True, required=True, metavar="[NODE=]PATH",
+    help="A session-stats file (the engine's --session-logs; tontester's node<N>/session-logs). Repeat for "
+    "several files. The node label comes from --node, from NODE=, from a tontester directory name, or from the "
+    "file name. A .gz file is read once, from the start. A file that does not exist yet is waited for.",
+)
+@click.option("--node", default=None, help="Node label for every file given (a sidecar's own node).")
+@click.option("--run", default=DEFAULT_RUN, show_default=True, help="Value of the `run` label on every series.")
+@click.option(
+    "--from-start", is_flag=True,
+    help="Read files that already exist from their beginning. Default: from their end, like `tail -f`.",
+)
+@_listen_option
+@click.option(
+    "--window.lateness", "lateness", type=click.FloatRange(0, 600), default=DEFAULT_LATENESS_SECONDS,
+    show_default=True, metavar="SECONDS",
+    help="How long after a 60 s window ends (in event time) it is complete and shown by the window gauges.",
+)
+@click.option(
+    "--max-line-bytes", type=click.IntRange(1024), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
+    help="Longer lines are dropped and counted as rejected (reason oversize_line).",
+)
+@click.option(
+    "--poll-interval", type=click.FloatRange(0.01, 60), default=0.1, show_default=True, metavar="SECONDS",
+    help="How often files are checked for new data.",
+)
+@_logging_options
+def serve_command(
+    session_logs: tuple[str, ...],
+    node: str | None,
+    run: str,
+    from_start: bool,
+    listen_address: str,
+    lateness: float,
+    max_line_bytes: int,
+    poll_interval: float,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Tail session-stats files and serve their metrics on /metrics."""
+    logs.configure(log_level, log_format)
+    host, port = parse_listen_address(listen_address)
+    entries = [parse_session_log(spec, node) for spec in session_logs]
+    for entry in entries:
+        _check_path(entry)
+    exporter = Exporter(entries, run=run, from_start=from_start, lateness=lateness, max_line_bytes=max_line_bytes)
+    exporter.register_process_collectors()
+    _run(serve(exporter, host, port, poll_interval), listen_address)
+
+
+@cli.command("demo")
+@_listen_option
+@click.option(
+    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Where the replayed files are written (node1/session-logs, node2/session-logs). Default: a temporary "
+    "directory, removed on exit.",
+)
+@_logging_options
+def demo_command(listen_address: str, directory: Path | None, log_level: str, log_format: str) -> None:
+    """Serve live metrics from the bundled real session stats of a 2-validator network, replayed in a loop
+    with timestamps shifted to now."""
+    logs.configure(log_level, log_format)
+    host, port = parse_listen_address(listen_address)
+    with contextlib.ExitStack() as stack:
+        if directory is None:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ton-exporter-demo-")))
+        replay = Replay(directory, load_bundled(), rotate_bytes=16 * 1024 * 1024)
+        entries = [SessionLog(replay.path(node), node) for node in ("node1", "node2")]
+        exporter = Exporter(entries, run="demo", from_start=True)
+        exporter.register_process_collectors()
+        log.info("demo replaying bundled session stats", extra={"directory": str(directory)})
+
+        async def both() -> None:
+            await asyncio.gather(replay.run(), serve(exporter, host, port))
+
+        _run(both(), listen_address)
+
+
+def _check_path(entry: SessionLog) -> None:
+    path = entry.path
+    if path.is_dir():
+        fail(f"{path} is a directory; --session-logs takes a file")
+    if not path.parent.is_dir():
+        fail(f"{path}: directory {path.parent} does not exist")
+    if not path.exists():
+        log.warning("file does not exist yet; waiting for it", extra={"file": str(path)})
+
+
+def _run(main: "asyncio.Future[object] | object", listen_address: str) -> None:
+    try:
+        asyncio.run(main)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
+    except OSError as e:
+        if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            fail(f"cannot listen on {listen_address}: {e.strerror}")
+        raise
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.format_message())
+        sys.exit(2)
+    except click.UsageError as e:
+        command = e.ctx.command_path if e.ctx else "ton-exporter"
+        fail(f"{e.format_message()} (see '{command} --help')")
+    except click.ClickException as e:
+        fail(e.format_message())

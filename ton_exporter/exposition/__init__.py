@@ -1,0 +1,1 @@
+"""Exposition: the `/metrics` families, the self-metrics and the HTTP endpoints."""

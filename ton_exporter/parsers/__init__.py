@@ -1,0 +1,1 @@
+"""Parsers: bytes and JSON objects in, plain Python values out. No metric state lives here."""

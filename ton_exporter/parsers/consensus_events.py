@@ -1,0 +1,118 @@
+"""`consensus.stats.events` batches (ton-formats.md §3.5, §5).
+
+A batch is `{id: session, events: [{ts, event: {@type, ...}}]}`. The batch is accepted when its envelope is sound;
+each event is then checked on its own, so one malformed event costs only itself.
+"""
+
+import math
+from typing import Any, NamedTuple
+
+from ton_exporter.parsers.session_stats import RecordError, shard_hex, workchain_label
+
+SESSION_ID = "consensus.stats.id"
+COLLATE_STARTED = "consensus.stats.collateStarted"
+COLLATE_FINISHED = "consensus.stats.collateFinished"
+COLLATED_EMPTY = "consensus.stats.collatedEmpty"
+CANDIDATE_RECEIVED = "consensus.stats.candidateReceived"
+VALIDATION_STARTED = "consensus.stats.validationStarted"
+VALIDATION_FINISHED = "consensus.stats.validationFinished"
+BLOCK_ACCEPTED = "consensus.stats.blockAccepted"
+VOTED = "consensus.simplex.stats.voted"
+CERT_OBSERVED = "consensus.simplex.stats.certObserved"
+
+EVENT_TYPES: tuple[str, ...] = (
+    SESSION_ID,
+    COLLATE_STARTED,
+    COLLATE_FINISHED,
+    COLLATED_EMPTY,
+    CANDIDATE_RECEIVED,
+    VALIDATION_STARTED,
+    VALIDATION_FINISHED,
+    BLOCK_ACCEPTED,
+    VOTED,
+    CERT_OBSERVED,
+)
+
+VOTE_TYPES = {
+    "consensus.simplex.notarizeVote": "notarize",
+    "consensus.simplex.finalizeVote": "finalize",
+    "consensus.simplex.skipVote": "skip",
+}
+
+UNKNOWN = "unknown"
+
+
+class Batch(NamedTuple):
+    session_id: str
+    events: list[Any]
+
+
+class Session(NamedTuple):
+    """What a session's `consensus.stats.id` event says about it."""
+
+    workchain: str
+    shard: str
+    idx: int
+    total_validators: int
+    weight: int
+    total_weight: int
+    slots_per_leader_window: int
+
+
+def batch(record: dict[str, Any]) -> Batch:
+    session_id, events = record.get("id"), record.get("events")
+    if session_id is None or events is None:
+        raise RecordError("missing_field", "consensus.stats.events without id or events")
+    if type(session_id) is not str or type(events) is not list:
+        raise RecordError("bad_field", "consensus.stats.events id or events of the wrong type")
+    return Batch(session_id, events)
+
+
+class EventError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def unpack(item: Any) -> tuple[float, str, dict[str, Any]]:
+    """(ts, @type, event) of one timestamped event, or EventError with a bounded reason."""
+    try:
+        ts = item["ts"]
+        event = item["event"]
+        kind = event["@type"]
+    except (KeyError, TypeError):
+        raise EventError("missing_field") from None
+    if (type(ts) is not float and type(ts) is not int) or not 0 < ts < math.inf or type(kind) is not str:
+        raise EventError("bad_field")
+    return float(ts), kind, event
+
+
+def vote_type(event: dict[str, Any]) -> str:
+    vote = event.get("vote")
+    kind = vote.get("@type") if isinstance(vote, dict) else None
+    return VOTE_TYPES.get(kind, UNKNOWN) if isinstance(kind, str) else UNKNOWN
+
+
+def session(event: dict[str, Any]) -> Session:
+    """The session identity in a `consensus.stats.id` event; EventError if it is malformed."""
+    try:
+        return Session(
+            workchain_label(event["workchain"]),
+            shard_hex(event["shard"]),
+            int(event["idx"]),
+            int(event["total_validators"]),
+            int(event.get("weight", 0)),
+            int(event.get("total_weight", 0)),
+            int(event.get("slots_per_leader_window", 0)),
+        )
+    except (KeyError, TypeError, ValueError, RecordError):
+        raise EventError("bad_session_id") from None
+
+
+def find_session(events: list[Any]) -> Session | None:
+    """The identity from the `consensus.stats.id` event of a batch, if it has one."""
+    for item in events:
+        event = item.get("event") if isinstance(item, dict) else None
+        if isinstance(event, dict) and event.get("@type") == SESSION_ID:
+            return session(event)
+    return None

@@ -1,0 +1,104 @@
+"""The session-stats pipeline of one file: lines in, node state updated.
+
+Decoding and dispatch live here; what a record means is the parsers' business, what is counted the aggregation's.
+Every line ends in exactly one place: parsed (and counted by `@type`), or rejected with a reason.
+"""
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ton_exporter.aggregation.measures import COLLATED, VALIDATED
+from ton_exporter.aggregation.node import NodeState
+from ton_exporter.parsers import consensus_events, record_types
+from ton_exporter.parsers.session_stats import RecordError, collated_row, validated_row
+from ton_exporter.sources.file_stats import FileStats
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+class SessionStatsPipeline:
+    def __init__(self, node: NodeState, stats: FileStats) -> None:
+        self.node = node
+        self.stats = stats
+        self._handlers: dict[str, Callable[[dict[str, Any], int | None], float]] = {
+            record_types.COLLATED_BLOCK: self._collated,
+            record_types.VALIDATED_BLOCK: self._validated,
+            record_types.CONSENSUS_EVENTS: self._consensus,
+        }
+
+    def feed(self, offset: int, lines: list[bytes]) -> None:
+        """Process complete lines, the first of which starts at file offset `offset`."""
+        stats, handlers = self.stats, self._handlers
+        records = stats.records
+        oldest_window = self.node.clock.complete_window()
+        newest = -math.inf
+        parsed = 0
+        for line in lines:
+            try:
+                record = _loads(line)
+            except _JSONDecodeError as e:
+                reason = _decode_failure(line)
+                stats.reject(reason, offset, str(e) if reason == "invalid_json" else "")
+                offset += len(line) + 1
+                continue
+            try:
+                kind = record["@type"]
+                handler = handlers.get(kind)
+                if handler is not None:
+                    t = handler(record, oldest_window)
+                    if t > newest:
+                        newest = t
+                    records[kind] += 1
+                    parsed += 1
+                elif kind in record_types.KNOWN:
+                    records[kind] += 1  # legacy: recognised and counted by type only
+                    parsed += 1
+                else:
+                    self._reject_envelope(record, offset)
+            except RecordError as e:
+                stats.reject(e.reason, offset, e.detail)
+            except (TypeError, KeyError, AttributeError, ValueError):
+                self._reject_envelope(record, offset)
+            offset += len(line) + 1
+        stats.lines_parsed += parsed
+        if newest > stats.last_event_time:
+            stats.last_event_time = newest
+        self.node.end_batch(newest)
+
+    def _reject_envelope(self, record: object, offset: int) -> None:
+        """Say why a decoded line was not used. Only runs for bad lines."""
+        if not isinstance(record, dict):
+            self.stats.reject("not_object", offset, type(record).__name__)
+        elif not isinstance(record.get("@type"), str):
+            self.stats.reject("missing_type", offset)
+        elif record["@type"] not in record_types.KNOWN:
+            self.stats.reject("unknown_type", offset, record["@type"][:80])
+        else:
+            self.stats.reject("bad_field", offset, f"unexpected structure in {record['@type']}")
+
+    def _collated(self, record: dict[str, Any], oldest_window: int | None) -> float:
+        row = collated_row(record)
+        self.node.add_block(COLLATED, row, oldest_window)
+        return row.time
+
+    def _validated(self, record: dict[str, Any], oldest_window: int | None) -> float:
+        row = validated_row(record)
+        self.node.add_block(VALIDATED, row, oldest_window)
+        return row.time
+
+    def _consensus(self, record: dict[str, Any], oldest_window: int | None) -> float:
+        return self.node.consensus.add_batch(consensus_events.batch(record), oldest_window)
+
+
+def _decode_failure(line: bytes) -> str:
+    if not line.strip():
+        return "empty_line"
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not_utf8"
+    return "invalid_json"

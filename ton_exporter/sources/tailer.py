@@ -1,0 +1,244 @@
+"""Follow one file as it grows and hand out complete lines.
+
+The writer (ton-formats.md §1.2) appends one line per open/write/close, so a line may be seen before its `\\n`:
+bytes after the last newline wait in a buffer until the newline arrives. A line longer than `max_line_bytes` is
+dropped whole (counted as `oversize_line`) without buffering it. When the path turns into a new file (rename
+rotation, delete and recreate), the old file is read to its end first; when the file shrinks below the read
+offset (copytruncate, truncation), reading restarts at its beginning.
+"""
+
+import gzip
+import io
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ton_exporter.sources.file_stats import FileStats
+
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+READ_SIZE = 1024 * 1024
+
+Chunk = tuple[int, list[bytes]]
+"""Complete lines (without `\\n`) and the file offset of the first one."""
+
+
+class LineSplitter:
+    """Turns a stream of byte blocks into complete lines, with offsets, bounding the partial line."""
+
+    def __init__(self, stats: FileStats, max_line_bytes: int) -> None:
+        self.stats = stats
+        self.max_line_bytes = max_line_bytes
+        self.partial = b""
+        self.partial_offset = 0
+        self.skipping = False  # inside an oversize line: drop bytes up to the next newline
+
+    def reset(self, offset: int) -> None:
+        self.partial = b""
+        self.partial_offset = offset
+        self.skipping = False
+
+    def feed(self, data: bytes, offset: int) -> Chunk | None:
+        """`data` was read at file offset `offset`; return the lines it completes."""
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._keep_partial(data, offset)
+            return None
+        head, tail = data[: end + 1], data[end + 1 :]
+        start = self.partial_offset
+        if self.skipping:
+            cut = head.find(b"\n") + 1
+            head, start, self.skipping = head[cut:], offset + cut, False
+        elif self.partial:
+            head = self.partial + head
+        if len(head) > self.max_line_bytes:
+            head, start = self._drop_oversize(head, start)
+        self.partial = b""
+        self.partial_offset = offset + end + 1
+        self._keep_partial(tail, self.partial_offset)
+        if not head:
+            return None
+        lines = head.split(b"\n")
+        lines.pop()  # head ends with "\n": the last element is empty
+        return start, lines
+
+    def _keep_partial(self, data: bytes, offset: int) -> None:
+        if self.skipping or not data:
+            return
+        if not self.partial:
+            self.partial_offset = offset
+        if len(self.partial) + len(data) > self.max_line_bytes:
+            self.stats.reject("oversize_line", self.partial_offset, f"longer than {self.max_line_bytes} bytes")
+            self.partial, self.skipping = b"", True
+            return
+        self.partial += data
+
+    def _drop_oversize(self, head: bytes, start: int) -> tuple[bytes, int]:
+        """Remove lines longer than the limit from a block of complete lines."""
+        kept: list[bytes] = []
+        position = start
+        first_offset = None
+        for line in head[:-1].split(b"\n"):
+            if len(line) > self.max_line_bytes:
+                self.stats.reject("oversize_line", position, f"longer than {self.max_line_bytes} bytes")
+            else:
+                if first_offset is None:
+                    first_offset = position
+                kept.append(line)
+            position += len(line) + 1
+        # Offsets of the kept lines are no longer contiguous; the first one is exact, the rest are close enough
+        # for a log message.
+        return (b"\n".join(kept) + b"\n" if kept else b""), (first_offset if first_offset is not None else start)
+
+
+class FileTailer:
+    """Polls one path. `poll()` yields chunks of complete lines until the file has nothing new."""
+
+    def __init__(
+        self,
+        path: Path,
+        stats: FileStats,
+        *,
+        from_start: bool,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        read_size: int = READ_SIZE,
+    ) -> None:
+        self.path = path
+        self.stats = stats
+        self.read_size = read_size
+        self.splitter = LineSplitter(stats, max_line_bytes)
+        self._from_start = from_start
+        self._file: BinaryIO | None = None
+        self._inode: tuple[int, int] | None = None
+        self.opened_once = False
+
+    def poll(self) -> Iterator[Chunk]:
+        if self._file is None and not self._open():
+            return
+        yield from self._read_available()
+        replaced = self._check_path()
+        if replaced:
+            yield from self._read_available()  # the new file may already hold lines
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _open(self) -> bool:
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115  (kept open across polls)
+        except FileNotFoundError:
+            self.stats.up = False
+            return False
+        except OSError:
+            self.stats.up = False
+            return False
+        st = os.fstat(f.fileno())
+        self._file, self._inode = f, (st.st_dev, st.st_ino)
+        start = 0
+        if not self.opened_once and not self._from_start:
+            start = _start_of_last_line(f, st.st_size)
+        self.opened_once = True
+        f.seek(start)
+        self.stats.offset = start
+        self.stats.size = st.st_size
+        self.stats.up = True
+        self.splitter.reset(start)
+        return True
+
+    def _read_available(self) -> Iterator[Chunk]:
+        f = self._file
+        assert f is not None
+        while True:
+            offset = self.stats.offset
+            data = f.read(self.read_size)
+            if not data:
+                return
+            self.stats.offset = offset + len(data)
+            self.stats.bytes_read += len(data)
+            self.stats.last_read_time = time.time()
+            chunk = self.splitter.feed(data, offset)
+            if chunk is not None:
+                self.stats.lines_read += len(chunk[1])
+                yield chunk
+
+    def _check_path(self) -> bool:
+        """At the end of the open file: notice truncation or a new file at the path. True if reopened."""
+        f = self._file
+        assert f is not None
+        own = os.fstat(f.fileno())
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self.stats.size = own.st_size
+            return False  # deleted or renamed away: keep the open file until a new one appears
+        if (st.st_dev, st.st_ino) != self._inode:
+            self.close()
+            self.stats.rotations += 1
+            return self._open()
+        self.stats.size = st.st_size
+        if st.st_size < self.stats.offset:
+            self.stats.truncations += 1
+            f.seek(0)
+            self.stats.offset = 0
+            self.splitter.reset(0)
+            return True
+        return False
+
+
+def _start_of_last_line(f: BinaryIO, size: int) -> int:
+    """Offset just after the last newline, so that a line still being written is read whole later."""
+    position = size
+    block = 64 * 1024
+    while position > 0:
+        step = min(block, position)
+        f.seek(position - step)
+        data = f.read(step)
+        newline = data.rfind(b"\n")
+        if newline >= 0:
+            return position - step + newline + 1
+        position -= step
+    return 0
+
+
+class GzipFileReader:
+    """A finished, gzip-compressed session-stats file: read once from its start, never followed."""
+
+    def __init__(self, path: Path, stats: FileStats, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self.path = path
+        self.stats = stats
+        self.splitter = LineSplitter(stats, max_line_bytes)
+        self._done = False
+
+    def poll(self) -> Iterator[Chunk]:
+        if self._done:
+            return
+        try:
+            raw = open(self.path, "rb")  # noqa: SIM115
+        except OSError:
+            self.stats.up = False
+            return
+        self.stats.up = True
+        self.stats.size = os.fstat(raw.fileno()).st_size
+        with raw, gzip.GzipFile(fileobj=raw) as f:
+            try:
+                yield from self._read(f)
+            except (OSError, EOFError) as e:  # corrupt or truncated archive: keep what was read
+                self.stats.reject("bad_gzip", self.stats.offset, str(e))
+        self._done = True
+
+    def _read(self, f: io.BufferedIOBase | gzip.GzipFile) -> Iterator[Chunk]:
+        while data := f.read(READ_SIZE):
+            offset = self.stats.offset
+            self.stats.offset += len(data)
+            self.stats.bytes_read += len(data)
+            self.stats.last_read_time = time.time()
+            chunk = self.splitter.feed(data, offset)
+            if chunk is not None:
+                self.stats.lines_read += len(chunk[1])
+                yield chunk
+
+    def close(self) -> None:
+        self._done = True
