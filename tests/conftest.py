@@ -1,0 +1,47 @@
+"""Shared fixtures: the real session stats, free ports, and real binaries (never mocked)."""
+
+import gzip
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent.parent / "ton_exporter" / "data"
+NODE1_GZ = DATA / "session-logs-node1.jsonl.gz"
+NODE2_GZ = DATA / "session-logs-node2.jsonl.gz"
+
+
+def real_lines(node: int) -> list[bytes]:
+    """The real session-stats lines of node1 or node2 (ton_exporter/data, copied unchanged from ../shared/data)."""
+    path = NODE1_GZ if node == 1 else NODE2_GZ
+    return gzip.decompress(path.read_bytes()).splitlines()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require_binary(name: str) -> str:
+    """Path of a binary the tests need. Missing is a failure, never a skip: `./dev test` installs them."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed; run ./dev test, which installs Debian's prometheus packages")
+    return path
+
+
+@pytest.fixture
+def tontester_dir(tmp_path: Path) -> Path:
+    """A tontester-like network directory holding copies of the real files: node1/session-logs, node2/..."""
+    for node in (1, 2):
+        target = tmp_path / f"node{node}" / "session-logs"
+        target.parent.mkdir()
+        target.write_bytes(b"\n".join(real_lines(node)) + b"\n")
+    return tmp_path
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

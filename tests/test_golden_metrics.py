@@ -1,0 +1,47 @@
+"""An end-to-end golden /metrics of both real files, in the node_exporter manner, checked by promtool.
+
+Regenerate after an intended change with `UPDATE_GOLDEN=1 ./dev test tests/test_golden_metrics.py` and review
+the diff like code.
+"""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from prometheus_client import generate_latest
+
+from ton_exporter import __version__
+from ton_exporter.app import Exporter, SessionLog
+from tests.conftest import require_binary
+from tests.test_event_windows import FakeWall
+
+GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
+VOLATILE = re.compile(r"^tonex_source_last_read_timestamp_seconds\{.*\n", re.MULTILINE)
+
+
+def render(tontester_dir: Path) -> str:
+    wall = FakeWall()
+    logs = [SessionLog(tontester_dir / f"node{n}" / "session-logs", f"node{n}") for n in (1, 2)]
+    exporter = Exporter(logs, run="golden", from_start=True, wall=wall)
+    exporter.poll_once()
+    wall.now += 3.6  # show window [1781457600, 1781457660), the first complete window of the run
+    text = generate_latest(exporter.registry).decode()
+    text = VOLATILE.sub("", text).replace(str(tontester_dir), "/net")
+    return text.replace(f'version="{__version__}"', 'version="VERSION"')
+
+
+def test_metrics_match_the_golden_file(tontester_dir: Path) -> None:
+    text = render(tontester_dir)
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text(), "metrics changed: review, then regenerate with UPDATE_GOLDEN=1"
+
+
+def test_golden_file_passes_promtool_check_metrics() -> None:
+    promtool = require_binary("promtool")
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=GOLDEN.read_bytes(), capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+    assert result.stdout == b"" and result.stderr == b""
