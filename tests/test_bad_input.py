@@ -6,9 +6,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ton_exporter.app import Exporter, SessionLog
 from tests.conftest import real_lines
 from tests.metrics_text import scrape, total, value
+from ton_exporter.app import Exporter, SessionLog
 
 GOOD = real_lines(1)
 COLLATED_MISSING_ID = orjson.dumps({k: v for k, v in orjson.loads(GOOD[0]).items() if k != "block_id"})
@@ -51,10 +51,15 @@ def mixed(tmp_path: Path) -> tuple[Exporter, Path]:
 
 def test_every_good_line_survives_its_bad_neighbours(mixed: tuple[Exporter, Path]) -> None:
     samples = scrape(mixed[0].registry)
-    records = {t: value(samples, "tonex_source_records_total", type=t) for t in (
-        "validatorStats.collatedBlock", "validatorStats.validatedBlock", "consensus.stats.events")}
-    assert records == {"validatorStats.collatedBlock": 32, "validatorStats.validatedBlock": 60,
-                       "consensus.stats.events": 4}
+    records = {
+        t: value(samples, "tonex_source_records_total", type=t)
+        for t in ("validatorStats.collatedBlock", "validatorStats.validatedBlock", "consensus.stats.events")
+    }
+    assert records == {
+        "validatorStats.collatedBlock": 32,
+        "validatorStats.validatedBlock": 60,
+        "consensus.stats.events": 4,
+    }
     assert value(samples, "tonex_source_records_total", type="validatorStats.stats") == 10  # legacy: counted
     assert total(samples, "tonex_collated_blocks_total") == 32
     assert total(samples, "tonex_collated_transactions_total", workchain="-1") == 103
@@ -63,8 +68,10 @@ def test_every_good_line_survives_its_bad_neighbours(mixed: tuple[Exporter, Path
 
 def test_bad_lines_are_counted_by_reason(mixed: tuple[Exporter, Path]) -> None:
     samples = scrape(mixed[0].registry)
-    rejected = {reason: value(samples, "tonex_source_lines_rejected_total", reason=reason)
-                for reason in (*BAD_LINES, "oversize_line")}
+    rejected = {
+        reason: value(samples, "tonex_source_lines_rejected_total", reason=reason)
+        for reason in (*BAD_LINES, "oversize_line")
+    }
     # 10 bad groups (lines 0, 10, ..., 90); the NaN line is invalid JSON too
     assert rejected == {**dict.fromkeys(BAD_LINES, 10), "invalid_json": 20, "oversize_line": 10}
     lines_read = value(samples, "tonex_source_lines_read_total")

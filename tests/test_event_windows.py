@@ -5,9 +5,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.metrics_text import Samples, scrape, value
 from ton_exporter.aggregation.event_clock import EventClock, window_start
 from ton_exporter.app import Exporter, SessionLog
-from tests.metrics_text import Samples, scrape, value
 
 W600, W660 = 1781457600, 1781457660  # the two windows of the real run (17:20:54.8 - 17:21:06.5 UTC)
 
@@ -59,12 +59,16 @@ def test_windows_of_a_finished_file_appear_one_after_another(exporter: Exporter,
     s = scrape(exporter.registry)
     assert window(s, "tonex_window_start_timestamp_seconds", "node1") == W600
     assert {n: window(s, "tonex_window_collated_blocks", n, workchain="-1") for n in ("node1", "node2")} == {
-        "node1": 8, "node2": 5}
+        "node1": 8,
+        "node2": 5,
+    }
     assert window(s, "tonex_window_validated_blocks", "node1", workchain="0", result="valid") == 13
     assert window(s, "tonex_window_accepted_blocks", "node1", workchain="-1") == 13
     # node1 masterchain collations in [600, 660): 8 blocks, 60,513 bytes, 5,538 .. 10,008
-    aggs = {a: window(s, "tonex_window_collation_block_bytes", "node1", workchain="-1", agg=a)
-            for a in ("avg", "min", "max", "sum")}
+    aggs = {
+        a: window(s, "tonex_window_collation_block_bytes", "node1", workchain="-1", agg=a)
+        for a in ("avg", "min", "max", "sum")
+    }
     assert aggs == {"avg": 60513 / 8, "min": 5538, "max": 10008, "sum": 60513}
     assert window(s, "tonex_window_collation_block_observations", "node1", workchain="-1") == 8
 
@@ -82,8 +86,9 @@ def test_windows_of_a_finished_file_appear_one_after_another(exporter: Exporter,
     assert value(s, "tonex_collated_blocks_total", node="node1", workchain="-1") == 16  # counters keep all
 
 
-def test_a_record_for_a_forgotten_window_is_counted_late(exporter: Exporter, wall: FakeWall,
-                                                          tontester_dir: Path) -> None:
+def test_a_record_for_a_forgotten_window_is_counted_late(
+    exporter: Exporter, wall: FakeWall, tontester_dir: Path
+) -> None:
     wall.now += 63.6  # window 660 is shown, 600 is forgotten
     scrape(exporter.registry)
     late = orjson.loads((tontester_dir / "node1" / "session-logs").read_bytes().splitlines()[0])

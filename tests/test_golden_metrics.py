@@ -11,10 +11,10 @@ from pathlib import Path
 
 from prometheus_client import generate_latest
 
-from ton_exporter import __version__
-from ton_exporter.app import Exporter, SessionLog
 from tests.conftest import require_binary
 from tests.test_event_windows import FakeWall
+from ton_exporter import __version__
+from ton_exporter.app import Exporter, SessionLog
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
 VOLATILE = re.compile(r"^tonex_source_last_read_timestamp_seconds\{.*\n", re.MULTILINE)
@@ -44,4 +44,5 @@ def test_golden_file_passes_promtool_check_metrics() -> None:
         [promtool, "check", "metrics"], input=GOLDEN.read_bytes(), capture_output=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
-    assert result.stdout == b"" and result.stderr == b""
+    assert result.stdout == b""
+    assert result.stderr == b""

@@ -6,10 +6,12 @@ parsers) and are written down here; ../shared/data/README.md lists several of th
 
 import math
 from collections import Counter, defaultdict
+from typing import Any
 
 import orjson
 import pytest
 
+from tests.conftest import real_lines
 from ton_exporter.parsers import consensus_events, record_types
 from ton_exporter.parsers.session_stats import (
     COLLATED_COLUMNS,
@@ -18,14 +20,13 @@ from ton_exporter.parsers.session_stats import (
     collated_row,
     validated_row,
 )
-from tests.conftest import real_lines
 
 C = {name: i for i, name in enumerate(COLLATED_COLUMNS)}
 V = {name: i for i, name in enumerate(VALIDATED_COLUMNS)}
 
 
-def parse_all(node: int) -> dict[str, list]:
-    out: dict[str, list] = defaultdict(list)
+def parse_all(node: int) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = defaultdict(list)
     for line in real_lines(node):
         record = orjson.loads(line)
         kind = record["@type"]
@@ -112,10 +113,24 @@ def test_first_collation_values_by_column() -> None:
     assert v[C["shards"]] == 1
     assert v[C["real.preinit"]] == 0.000870
     assert v[C["cpu.create_block_candidate"]] == 0.000188
-    stages = sum(v[C[f"real.{s}"]] for s in ("preinit", "queue_cleanup", "prelim_storage_stat", "trx_tvm",
-                 "trx_storage_stat", "trx_other", "final_storage_stat", "enqueue_new_messages",
-                 "combine_account_transactions", "create_shard_state", "create_block", "create_collated_data",
-                 "create_block_candidate"))
+    stages = sum(
+        v[C[f"real.{s}"]]
+        for s in (
+            "preinit",
+            "queue_cleanup",
+            "prelim_storage_stat",
+            "trx_tvm",
+            "trx_storage_stat",
+            "trx_other",
+            "final_storage_stat",
+            "enqueue_new_messages",
+            "combine_account_transactions",
+            "create_shard_state",
+            "create_block",
+            "create_collated_data",
+            "create_block_candidate",
+        )
+    )
     assert v[C["real.other"]] == pytest.approx(0.005750 - stages)
     assert math.isnan(v[C["real.optimistic_apply"]])  # a key of older releases: absent, not zero
     assert v[C["load.new_msgs"]] == 0.018648
@@ -174,11 +189,13 @@ def test_consensus_sessions_identified_from_their_first_batch() -> None:
     found = [(b.session_id, consensus_events.find_session(b.events)) for b in batches]
     identified = {sid: s for sid, s in found if s is not None}
     assert len(identified) == 2  # only the first batch of each of the 2 sessions carries consensus.stats.id
-    assert {(s.workchain, s.shard, s.idx, s.total_validators, s.weight, s.total_weight) for s in identified.values()} == {
+    assert {
+        (s.workchain, s.shard, s.idx, s.total_validators, s.weight, s.total_weight) for s in identified.values()
+    } == {
         ("-1", "8000000000000000", 0, 2, 17, 34),
         ("0", "8000000000000000", 0, 2, 1, 2),
     }
-    events = Counter()
+    events: Counter[str] = Counter()
     for b in batches:
         for item in b.events:
             events[consensus_events.unpack(item)[1]] += 1

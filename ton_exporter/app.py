@@ -93,9 +93,7 @@ class Exporter:
             self.files.append(stats)
             self.readers.append((reader, SessionStatsPipeline(node, stats)))
         self.registry = CollectorRegistry()
-        self.registry.register(
-            ExporterCollector(lambda: list(self.nodes.values()), lambda: self.files, __version__)
-        )
+        self.registry.register(ExporterCollector(lambda: list(self.nodes.values()), lambda: self.files, __version__))
 
     def register_process_collectors(self) -> None:
         """Process, Python platform and GC metrics: real servers want them, golden files cannot have them."""

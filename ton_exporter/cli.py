@@ -34,19 +34,30 @@ def parse_listen_address(value: str) -> tuple[str, int]:
 
 def _logging_options(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option(
-        "--log.level", "log_level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-        show_default=True, help="Lowest level of the exporter's own log messages.",
+        "--log.level",
+        "log_level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default="info",
+        show_default=True,
+        help="Lowest level of the exporter's own log messages.",
     )(f)
     return click.option(
-        "--log.format", "log_format", type=click.Choice(["logfmt", "json"]), default="logfmt", show_default=True,
+        "--log.format",
+        "log_format",
+        type=click.Choice(["logfmt", "json"]),
+        default="logfmt",
+        show_default=True,
         help="Format of the exporter's own log (stderr).",
     )(f)
 
 
 def _listen_option(f: click.decorators.FC) -> click.decorators.FC:
     return click.option(
-        "--web.listen-address", "listen_address", default=DEFAULT_LISTEN.replace("127.0.0.1", ""),
-        show_default=True, metavar="HOST:PORT",
+        "--web.listen-address",
+        "listen_address",
+        default=DEFAULT_LISTEN.replace("127.0.0.1", ""),
+        show_default=True,
+        metavar="HOST:PORT",
         help="Address for /metrics and the landing page. 10056 is not taken in Prometheus's default port "
         "allocations; ':PORT' listens on every interface.",
     )(f)
@@ -60,7 +71,11 @@ def cli() -> None:
 
 @cli.command("serve")
 @click.option(
-    "--session-logs", "session_logs", multiple=True, required=True, metavar="[NODE=]PATH",
+    "--session-logs",
+    "session_logs",
+    multiple=True,
+    required=True,
+    metavar="[NODE=]PATH",
     help="A session-stats file (the engine's --session-logs; tontester's node<N>/session-logs). Repeat for "
     "several files. The node label comes from --node, from NODE=, from a tontester directory name, or from the "
     "file name. A .gz file is read once, from the start. A file that does not exist yet is waited for.",
@@ -68,21 +83,33 @@ def cli() -> None:
 @click.option("--node", default=None, help="Node label for every file given (a sidecar's own node).")
 @click.option("--run", default=DEFAULT_RUN, show_default=True, help="Value of the `run` label on every series.")
 @click.option(
-    "--from-start", is_flag=True,
+    "--from-start",
+    is_flag=True,
     help="Read files that already exist from their beginning. Default: from their end, like `tail -f`.",
 )
 @_listen_option
 @click.option(
-    "--window.lateness", "lateness", type=click.FloatRange(0, 600), default=DEFAULT_LATENESS_SECONDS,
-    show_default=True, metavar="SECONDS",
+    "--window.lateness",
+    "lateness",
+    type=click.FloatRange(0, 600),
+    default=DEFAULT_LATENESS_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
     help="How long after a 60 s window ends (in event time) it is complete and shown by the window gauges.",
 )
 @click.option(
-    "--max-line-bytes", type=click.IntRange(1024), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
+    "--max-line-bytes",
+    type=click.IntRange(1024),
+    default=DEFAULT_MAX_LINE_BYTES,
+    show_default=True,
     help="Longer lines are dropped and counted as rejected (reason oversize_line).",
 )
 @click.option(
-    "--poll-interval", type=click.FloatRange(0.01, 60), default=0.1, show_default=True, metavar="SECONDS",
+    "--poll-interval",
+    type=click.FloatRange(0.01, 60),
+    default=0.1,
+    show_default=True,
+    metavar="SECONDS",
     help="How often files are checked for new data.",
 )
 @_logging_options
@@ -112,7 +139,10 @@ def serve_command(
 @cli.command("demo")
 @_listen_option
 @click.option(
-    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Where the replayed files are written (node1/session-logs, node2/session-logs). Default: a temporary "
     "directory, removed on exit.",
 )

@@ -50,8 +50,7 @@ class SessionStatsPipeline:
                 handler = handlers.get(kind)
                 if handler is not None:
                     t = handler(record, oldest_window)
-                    if t > newest:
-                        newest = t
+                    newest = max(newest, t)
                     records[kind] += 1
                     parsed += 1
                 elif kind in record_types.KNOWN:
@@ -65,8 +64,7 @@ class SessionStatsPipeline:
                 self._reject_envelope(record, offset)
             offset += len(line) + 1
         stats.lines_parsed += parsed
-        if newest > stats.last_event_time:
-            stats.last_event_time = newest
+        stats.last_event_time = max(stats.last_event_time, newest)
         self.node.end_batch(newest)
 
     def _reject_envelope(self, record: object, offset: int) -> None:

@@ -61,8 +61,7 @@ class ConsensusState:
             except ce.EventError as e:
                 self.rejected_events[e.reason] += 1
                 continue
-            if ts > newest:
-                newest = ts
+            newest = max(newest, ts)
             types.append(kind if kind in _KNOWN_EVENTS else ce.UNKNOWN)
             if kind == ce.BLOCK_ACCEPTED:
                 group.accepted += 1

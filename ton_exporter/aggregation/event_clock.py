@@ -23,9 +23,7 @@ def window_start(t: float) -> int:
 
 
 class EventClock:
-    def __init__(
-        self, lateness: float = DEFAULT_LATENESS_SECONDS, wall: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, lateness: float = DEFAULT_LATENESS_SECONDS, wall: Callable[[], float] = time.monotonic) -> None:
         self.lateness = lateness
         self._wall = wall
         self.newest = -math.inf

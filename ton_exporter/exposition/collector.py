@@ -172,7 +172,7 @@ def _series(
 
 
 def _buckets(bounds: Iterable[float], counts: list[int]) -> list[tuple[str, float]]:
-    out = []
+    out: list[tuple[str, float]] = []
     cumulative = 0
     for bound, n in zip(bounds, counts, strict=False):
         cumulative += n
@@ -216,7 +216,8 @@ def _consensus_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
         f"{NS}_window_consensus_votes", "Votes signed in the window shown.", labels=[*BASE_LABELS, "vote"]
     )
     certs_w = GaugeMetricFamily(
-        f"{NS}_window_consensus_certificates", "Certificates observed in the window shown.",
+        f"{NS}_window_consensus_certificates",
+        "Certificates observed in the window shown.",
         labels=[*BASE_LABELS, "vote"],
     )
     unidentified = GaugeMetricFamily(
@@ -225,7 +226,8 @@ def _consensus_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
         labels=["node"],
     )
     rejected = CounterMetricFamily(
-        f"{NS}_consensus_events_rejected", "Malformed events skipped inside valid batches, by reason.",
+        f"{NS}_consensus_events_rejected",
+        "Malformed events skipped inside valid batches, by reason.",
         labels=["node", "reason"],
     )
     vote_types = tuple(ce.VOTE_TYPES.values())
@@ -312,5 +314,17 @@ def _file_families(files: Sequence[FileStats]) -> Iterator[Metric]:
                 records.add_metric([*key, kind], f.records[kind])
         rotations.add_metric(key, f.rotations)
         truncations.add_metric(key, f.truncations)
-    yield from (up, size, offset, last_read, last_event, read_bytes, lines, parsed, rejected, records, rotations,
-                truncations)
+    yield from (
+        up,
+        size,
+        offset,
+        last_read,
+        last_event,
+        read_bytes,
+        lines,
+        parsed,
+        rejected,
+        records,
+        rotations,
+        truncations,
+    )

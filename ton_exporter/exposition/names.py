@@ -10,5 +10,5 @@ NAMESPACE = "tonex"
 
 
 def float_label(value: float) -> str:
-    """A bucket bound as Prometheus prints it (`0.005`, `1.0`, `+Inf`)."""
-    return str(floatToGoString(value))
+    """A bucket bound as Prometheus's Go clients print it: `0.005`, `1.0`, `4.194304e+06`, `+Inf`."""
+    return str(floatToGoString(value))  # type: ignore[no-untyped-call]

@@ -31,6 +31,11 @@ class FileStats:
         if first:
             log.warning(
                 "rejected line",
-                extra={"file": self.path, "offset": offset, "reason": reason, "detail": detail[:200],
-                       "note": "further lines rejected for this reason are only counted"},
+                extra={
+                    "file": self.path,
+                    "offset": offset,
+                    "reason": reason,
+                    "detail": detail[:200],
+                    "note": "further lines rejected for this reason are only counted",
+                },
             )

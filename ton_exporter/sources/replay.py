@@ -1,10 +1,10 @@
 """The demo: the bundled real session stats, replayed into files with their timestamps shifted to now, forever.
 
-Each loop shifts every event time (`collated_at`, `validated_at`, `ts`) by a whole number of minutes, so every
-record lands in the same position of its 60 s window as in the original run and the window gauges show the real
-run's numbers. Each loop renames the consensus sessions, so it reads like a new network session. Lines are
-appended one open/write/close at a time, in the original file order, when the wall clock reaches their shifted
-time, exactly as the engine writes them; a file that grows past `rotate_bytes` is renamed away (rename rotation).
+The run lasted 11.7 s; loops follow each other without a gap (one every `period` seconds), each shifting every
+event time (`collated_at`, `validated_at`, `ts`) so that the first loop starts now. Each loop renames the
+consensus sessions, so it reads like a new network session. Lines are appended one open/write/close at a time, in
+the original file order, when the wall clock reaches their shifted time, exactly as the engine writes them; a file
+that grows past `rotate_bytes` is renamed away (rename rotation), which the tailer follows.
 """
 
 import asyncio
@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
-from ton_exporter.aggregation.event_clock import WINDOW_SECONDS
 
 BUNDLED = ("session-logs-node1.jsonl.gz", "session-logs-node2.jsonl.gz")
 
@@ -60,16 +58,14 @@ class Replay:
                 self.lines.append(ReplayLine(node, record, written))
         self.lines.sort(key=lambda line: line.due)
         self.first = min(min(_times(line.record)) for line in self.lines)
-        span = self.lines[-1].due - self.first
-        self.period = math.ceil((span + 1) / WINDOW_SECONDS) * WINDOW_SECONDS
+        self.period = math.ceil(self.lines[-1].due - self.first + 1)
         self._originals = [(line.record, orjson.dumps(line.record)) for line in self.lines]
 
     def path(self, node: str) -> Path:
         return self.directory / node / "session-logs"
 
     def shift_for_loop(self, loop: int, start: float) -> float:
-        base = math.floor((start - self.first) / WINDOW_SECONDS) * WINDOW_SECONDS
-        return base + loop * self.period
+        return start - self.first + loop * self.period
 
     async def run(self, loops: int | None = None) -> None:
         for node in {line.node for line in self.lines}:

@@ -1,0 +1,82 @@
+"""The command line as a user meets it: help, mistakes, and the demo."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from tests.metrics_text import parse, total
+from tests.servers import ExporterProcess, http_get, wait_until
+from ton_exporter.cli import cli
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ton_exporter", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["demo"]])
+def test_help_explains_every_option(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    group = cli
+    target: click.Command = group.commands[command[0]] if command else group
+    for param in target.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{param.name} has no help text"
+            assert param.opts[0] in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--session-logs", "x", "--bogus"], "No such option '--bogus'"),
+        (["serve"], "Missing option '--session-logs'"),
+        (["serve", "--session-logs", "/no/such/dir/session-logs"], "directory /no/such/dir does not exist"),
+        (["serve", "--session-logs", "/tmp"], "is a directory"),
+        (["serve", "--session-logs", "x", "--web.listen-address", "nonsense"], "HOST:PORT"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
+def test_mistakes_give_one_clear_line_and_exit_2(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ton-exporter: error: ")
+    assert message in lines[0]
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = run("serve", "--session-logs", str(tmp_path / "f"), "--web.listen-address", f"127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("ton-exporter: error: cannot listen on")
+
+
+def test_demo_serves_moving_metrics_from_the_bundled_data(tmp_path: Path) -> None:
+    demo = ExporterProcess(tmp_path, ["demo", "--dir", str(tmp_path / "replay")])
+    try:
+
+        def count(name: str) -> float:
+            return total(parse(http_get(demo.url + "/metrics")[2].decode()), name)
+
+        first = wait_until(lambda: count("tonex_collated_blocks_total"), 30, "the demo's first collations")
+        # one loop of the 11.7 s run takes 13 s; consensus batches are written ~5 s after their events
+        wait_until(lambda: count("tonex_collated_blocks_total") > first, 40, "collations to keep coming")
+        accepted = wait_until(lambda: count("tonex_accepted_blocks_total"), 40, "accepted blocks")
+        wait_until(lambda: count("tonex_accepted_blocks_total") > accepted, 40, "accepted blocks to keep coming")
+        samples = parse(http_get(demo.url + "/metrics")[2].decode())
+        assert total(samples, "tonex_source_lines_rejected_total") == 0
+        nodes = {dict(ls)["node"] for (name, ls) in samples if name == "tonex_collated_blocks_total"}
+        assert nodes == {"node1", "node2"}
+        assert {dict(ls)["run"] for (name, ls) in samples if name == "tonex_collated_blocks_total"} == {"demo"}
+    finally:
+        demo.stop()

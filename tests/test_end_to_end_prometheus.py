@@ -1,0 +1,94 @@
+"""The exporter tails real files that grow line by line; a real Prometheus scrapes it; PromQL answers equal
+values computed by hand from the files."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import real_lines
+from tests.servers import ExporterProcess, PrometheusServer, wait_until
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[ExporterProcess, PrometheusServer, Path]]:
+    network = tmp_path / "net"
+    for n in (1, 2):
+        (network / f"node{n}").mkdir(parents=True)
+        (network / f"node{n}" / "session-logs").touch()
+    exporter = ExporterProcess(
+        tmp_path,
+        [
+            "serve",
+            "--run",
+            "e2e",
+            "--session-logs",
+            str(network / "node1" / "session-logs"),
+            "--session-logs",
+            str(network / "node2" / "session-logs"),
+        ],
+    )
+    prometheus = PrometheusServer(tmp_path, [f"127.0.0.1:{exporter.port}"])
+    try:
+        yield exporter, prometheus, network
+    finally:
+        prometheus.stop()
+        exporter.stop()
+
+
+def append_line_by_line(network: Path) -> None:
+    """Both nodes' real lines, interleaved, one open/write/close per line like the engine."""
+    lines = {n: real_lines(n) for n in (1, 2)}
+    for i in range(max(len(v) for v in lines.values())):
+        for n, node_lines in lines.items():
+            if i < len(node_lines):
+                with open(network / f"node{n}" / "session-logs", "ab") as f:
+                    f.write(node_lines[i] + b"\n")
+        time.sleep(0.005)
+
+
+def test_promql_answers_equal_hand_computed_values(stack: tuple[ExporterProcess, PrometheusServer, Path]) -> None:
+    _, prometheus, network = stack
+    wait_until(lambda: prometheus.values("up") == {"": 1.0}, 60, "first scrape of the exporter")
+    append_line_by_line(network)
+    prometheus.wait_for_value("sum(tonex_source_lines_parsed_total)", 96 + 92)
+
+    assert prometheus.values('sum by (workchain) (tonex_collated_blocks_total{node="node1"})', "workchain") == {
+        "-1": 16,
+        "0": 16,
+    }
+    assert prometheus.values('sum by (workchain) (tonex_collated_blocks_total{node="node2"})', "workchain") == {
+        "-1": 14,
+        "0": 14,
+    }
+    assert prometheus.values('sum by (workchain) (tonex_validated_blocks_total{result="valid"})', "workchain") == {
+        "-1": 60,
+        "0": 60,
+    }
+    assert prometheus.values('sum by (node) (tonex_collated_transactions_total{workchain="-1"})', "node") == {
+        "node1": 103,
+        "node2": 73,
+    }
+    assert prometheus.values("sum(tonex_source_lines_rejected_total)") == {"": 0}
+
+    # node1's 16 masterchain total_time values put 2 in (0.001, 0.0025], 11 in (0.0025, 0.005], 3 in (0.005, 0.01]:
+    # p50 = 0.0025 + 0.0025 * (8 - 2) / 11, p90 = 0.005 + 0.005 * (14.4 - 13) / 3
+    q = 'histogram_quantile({}, sum by (le) (tonex_collation_total_seconds_bucket{{node="node1",workchain="-1"}}))'
+    assert prometheus.values(q.format(0.5))[""] == pytest.approx(0.0025 + 0.0025 * 6 / 11)
+    assert prometheus.values(q.format(0.9))[""] == pytest.approx(0.005 + 0.005 * 1.4 / 3)
+
+    # The window [17:20:00, 17:21:00) is complete 10 s after the newest event passes 17:21:00 (event time).
+    prometheus.wait_for_value('tonex_window_start_timestamp_seconds{node="node1"}', 1781457600, timeout=30)
+    assert prometheus.values('tonex_window_collated_blocks{node="node1"}', "workchain") == {"-1": 8, "0": 8}
+    assert prometheus.values('tonex_window_collated_blocks{node="node2"}', "workchain") == {"-1": 5, "0": 5}
+    assert prometheus.values('tonex_window_collation_block_bytes{node="node1",workchain="-1"}', "agg") == {
+        "avg": 60513 / 8,
+        "min": 5538,
+        "max": 10008,
+        "sum": 60513,
+    }
+    assert prometheus.values('sum by (workchain) (tonex_window_accepted_blocks{node="node2"})', "workchain") == {
+        "-1": 13,
+        "0": 13,
+    }
