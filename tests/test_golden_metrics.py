@@ -9,9 +9,11 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from prometheus_client import generate_latest
 
 from tests.conftest import require_binary
+from tests.metrics_text import parse
 from tests.test_event_windows import FakeWall
 from ton_exporter import __version__
 from ton_exporter.app import Exporter, SessionLog
@@ -31,11 +33,21 @@ def render(tontester_dir: Path) -> str:
     return text.replace(f'version="{__version__}"', 'version="VERSION"')
 
 
+def metadata(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
 def test_metrics_match_the_golden_file(tontester_dir: Path) -> None:
+    """Same families, help, types and series; same values up to float summation order (1e-9 relative)."""
     text = render(tontester_dir)
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
-    assert text == GOLDEN.read_text(), "metrics changed: review, then regenerate with UPDATE_GOLDEN=1"
+    golden = GOLDEN.read_text()
+    hint = "metrics changed: review, then regenerate with UPDATE_GOLDEN=1"
+    assert metadata(text) == metadata(golden), hint
+    got, want = parse(text), parse(golden)
+    assert set(got) == set(want), hint
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-12), hint
 
 
 def test_golden_file_passes_promtool_check_metrics() -> None:

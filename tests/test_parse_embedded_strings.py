@@ -48,7 +48,7 @@ class TestWorkTime:
             ["total=1.000000"] + [f"{name}=0.010000" for name in COLLATION_STAGES if name != "optimistic_apply"]
         )
         values = COLLATION.parse(text)
-        assert values[: len(COLLATION_STAGES) - 1] == (0.01,) * (len(COLLATION_STAGES) - 1)
+        assert values[: len(COLLATION_STAGES) - 1] == [0.01] * (len(COLLATION_STAGES) - 1)
         assert math.isnan(values[COLLATION_STAGES.index("optimistic_apply")])
         assert values[-1] == pytest.approx(1.0 - 0.13)
 

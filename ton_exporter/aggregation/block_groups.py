@@ -6,10 +6,9 @@ or enough rows are pending, window statistics only for the window a scrape shows
 skipped everywhere.
 """
 
-from bisect import bisect_left
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import partial
 
 from ton_exporter.aggregation.measures import COLUMNS_BY_SOURCE, measures_of
 from ton_exporter.parsers.session_stats import BlockRow
@@ -62,10 +61,15 @@ def summarize(values: "list[float] | tuple[float, ...]") -> Summary | None:
 
 @dataclass(slots=True)
 class WindowBuffer:
+    """The rows of one window, kept until no gauge can show the window again. `folded_*` count the rows already
+    in the cumulative totals."""
+
     rows: list[tuple[float, ...]] = field(default_factory=list)
     actions: list[dict[str, float]] = field(default_factory=list)
     msg_limits: list[float] = field(default_factory=list)
     limit_log: list[str] = field(default_factory=list)
+    folded_rows: int = 0
+    folded_actions: int = 0
 
 
 @dataclass(slots=True)
@@ -98,39 +102,43 @@ class BlockGroup:
         self.action_count: Counter[str] = Counter()
         self.limit_hits: Counter[str] = Counter()
         self.windows: dict[int, WindowBuffer] = {}
-        self._pending: list[tuple[float, ...]] = []
-        self._pending_actions: list[dict[str, float]] = []
+        self._late = WindowBuffer()  # rows for no window: folded, then dropped
         self._window_cache: tuple[tuple[int, int], WindowStats] | None = None
 
     def add(self, row: BlockRow, window: int | None) -> None:
-        values, actions = row.values, row.actions
-        self._pending.append(values)
-        if actions:
-            self._pending_actions.append(actions)
-        if row.limit_log:
-            self.limit_hits.update(row.limit_log)
-        if window is not None:
-            buffer = self.windows.get(window)
+        if window is None:
+            buffer = self._late
+        else:
+            buffer = self.windows.get(window)  # type: ignore[assignment]
             if buffer is None:
                 buffer = self.windows[window] = WindowBuffer()
-            buffer.rows.append(values)
-            if actions:
-                buffer.actions.append(actions)
-            if row.msg_limits:
-                buffer.msg_limits.extend(row.msg_limits)
-            if row.limit_log:
-                buffer.limit_log.extend(row.limit_log)
-        if len(self._pending) >= FLUSH_ROWS:
-            self.flush()
+        buffer.rows.append(row.values)
+        if row.actions:
+            buffer.actions.append(row.actions)
+        if row.msg_limits:
+            buffer.msg_limits.extend(row.msg_limits)
+        if row.limit_log:
+            buffer.limit_log.extend(row.limit_log)
+            self.limit_hits.update(row.limit_log)
+        if len(buffer.rows) - buffer.folded_rows >= FLUSH_ROWS:
+            self._fold(buffer)
 
     def flush(self) -> None:
-        """Fold pending rows into the cumulative totals, histograms and category counts."""
-        rows, self._pending = self._pending, []
+        """Fold every row not yet counted into the cumulative totals, histograms and category counts."""
+        for buffer in self.windows.values():
+            self._fold(buffer)
+        self._fold(self._late)
+        self._late = WindowBuffer()
+
+    def _fold(self, buffer: WindowBuffer) -> None:
+        rows = buffer.rows[buffer.folded_rows :] if buffer.folded_rows else buffer.rows
         if rows:
+            buffer.folded_rows = len(buffer.rows)
             self.rows += len(rows)
             for i, column in enumerate(zip(*rows, strict=True)):
                 self._fold_column(i, column)
-        actions, self._pending_actions = self._pending_actions, []
+        actions = buffer.actions[buffer.folded_actions :]
+        buffer.folded_actions = len(buffer.actions)
         for entry in actions:
             self.action_count.update(entry.keys())
             for name, seconds in entry.items():
@@ -144,10 +152,15 @@ class BlockGroup:
         self.count[i] += len(column)
         self.sum[i] += total
         bounds = self.layout.buckets.get(i)
-        if bounds is not None:
+        if bounds is not None:  # sort once, then one bisection per bucket instead of one per value
+            ordered = sorted(column)
             counts = self.buckets[i]
-            for k, n in Counter(map(partial(bisect_left, bounds), column)).items():
-                counts[k] += n
+            below = 0
+            for k, bound in enumerate(bounds):
+                upto = bisect_right(ordered, bound)  # Prometheus buckets are "less than or equal"
+                counts[k] += upto - below
+                below = upto
+            counts[-1] += len(ordered) - below
         categories = self.categories.get(i)
         if categories is not None:
             categories.update(map(int, column))
@@ -176,4 +189,4 @@ class BlockGroup:
 
     def prune(self, oldest_kept: int) -> None:
         for window in [w for w in self.windows if w < oldest_kept]:
-            del self.windows[window]
+            self._fold(self.windows.pop(window))

@@ -10,6 +10,7 @@ the wrong JSON type raises `RecordError("bad_field")`. Either way the line is re
 
 import math
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from ton_exporter.parsers.perflog import action_durations
@@ -200,9 +201,18 @@ def _work_time(fmt: WorkTimeFormat, value: object) -> tuple[float, ...]:
         raise RecordError("bad_field", f"work time stats: {e}") from None
 
 
+_ssc_values = itemgetter(*_SSC_KEYS)
+_SSC_ABSENT = (NAN,) * len(_SSC_KEYS)
+
+
 def _storage_stat_cache(record: dict[str, Any]) -> tuple[float, ...]:
-    ssc = record.get("storage_stat_cache") or _EMPTY
-    return tuple(_i64(ssc.get(key)) for key in _SSC_KEYS)
+    ssc = record.get("storage_stat_cache")
+    if ssc is None:
+        return _SSC_ABSENT
+    try:
+        return tuple(map(int, _ssc_values(ssc)))  # all six int64 strings: the usual case, converted in C
+    except (KeyError, TypeError, ValueError):
+        return tuple(_i64(ssc.get(key)) for key in _SSC_KEYS)
 
 
 def _neighbors(block_stats: dict[str, Any]) -> tuple[tuple[float, float, float, float], list[float]]:
@@ -253,7 +263,7 @@ def collated_row(record: dict[str, Any]) -> BlockRow:
         new_queue = _i64(stats.get("new_out_msg_queue_size"))
         shards = len(stats["shard_configuration"]) if workchain == "-1" and "shard_configuration" in stats else NAN
         neighbor_values, msg_limits = _neighbors(stats)
-        other_wait = total - work - (wait_ext if wait_ext == wait_ext else 0.0)
+        other_wait = round(total - work - (wait_ext if wait_ext == wait_ext else 0.0), 6)
         values = (
             total,
             work,
@@ -318,7 +328,7 @@ def validated_row(record: dict[str, Any]) -> BlockRow:
         if actual == 0:  # ton-formats.md §3.4: use work_time when actual_time is 0
             actual = work
         parallel = get("parallel_accounts_validation") is True
-        other_wait = total - work
+        other_wait = round(total - work, 6)
         values = (
             total,
             work,
