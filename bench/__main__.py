@@ -1,34 +1,42 @@
 """`python -m bench`: generate inputs, run every benchmark, print figures and ratios against same-run baselines."""
 
-import statistics
 import sys
 from pathlib import Path
 
 from bench.generate import generate
-from bench.ingest import measure
+from bench.ingest import instructions, measure
 
 OUT = Path(__file__).resolve().parent / "out"
 MB = 1024 * 1024
 
 
-def ingest(sizes_mb: tuple[int, ...] = (50, 200), repeats: int = 3) -> None:
-    print("ingest: session stats, cold to fully exported (best of %d runs each)" % repeats)
+def ingest(sizes_mb: tuple[int, ...] = (50, 200), rounds: int = 3, instruction_mb: int = 10) -> None:
+    print(f"ingest: session stats, cold exporter to fully exported; best of {rounds} processes x 3 runs")
     print(f"{'file':>8} {'mode':>9} {'seconds':>8} {'MB/s':>7} {'lines/s':>9} {'peak RSS':>9}")
     for size in sizes_mb:
         path = generate(OUT / f"session-stats-{size}mb.jsonl", size * MB)
         file_mb = path.stat().st_size / MB
         best: dict[str, dict[str, float]] = {}
-        for mode in ("orjson", "exporter"):
-            runs = [measure(mode, path) for _ in range(repeats)]
-            best[mode] = min(runs, key=lambda r: r["seconds"])
-            r = best[mode]
+        for _ in range(rounds):  # interleaved, so both modes see the same machine
+            for mode in ("orjson", "exporter"):
+                r = measure(mode, path)
+                if mode not in best or r["seconds"] < best[mode]["seconds"]:
+                    best[mode] = r
+        for mode, r in best.items():
             print(
                 f"{file_mb:>6.0f}MB {mode:>9} {r['seconds']:>8.2f} {file_mb / r['seconds']:>7.1f} "
                 f"{r['lines'] / r['seconds']:>9.0f} {r['rss'] / MB:>7.0f}MB"
-                + (f"   (median {statistics.median(x['seconds'] for x in runs):.2f} s)" if repeats > 1 else "")
             )
-        ratio = best["exporter"]["seconds"] / best["orjson"]["seconds"]
-        print(f"{'':>8} ratio exporter / bare orjson.loads: {ratio:.2f}x")
+        print(
+            f"{'':>8} wall-time ratio exporter / bare orjson.loads: {best['exporter']['seconds'] / best['orjson']['seconds']:.2f}x"
+        )
+    path = generate(OUT / f"session-stats-{instruction_mb}mb.jsonl", instruction_mb * MB)
+    bare, ours = instructions("orjson", path), instructions("exporter", path)
+    if bare and ours:
+        print(
+            f"{instruction_mb:>6}MB instructions (callgrind): bare {bare / 1e9:.2f} G, exporter {ours / 1e9:.2f} G, "
+            f"ratio {ours / bare:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -1,20 +1,32 @@
 """Ingest throughput: the whole exporter path against bare orjson decoding of the same lines, in the same run.
 
-Each measurement runs in a fresh process (`python -m bench.ingest MODE FILE`), so peak RSS is its own. The
-exporter path is what `serve --from-start` does: read the file in blocks, split lines, decode, parse, aggregate,
-then render /metrics once (cold to fully exported). The baseline reads and splits the same way and only calls
+Each measurement runs in a fresh process (`python -m bench.ingest MODE FILE RUNS PRETOUCH`). The exporter path is
+what `serve --from-start` does: read the file in blocks, split lines, decode, parse, aggregate, then render
+/metrics once (cold exporter to fully exported). The baseline reads and splits the same way and only calls
 `orjson.loads` on each line.
+
+Two measures:
+* wall clock, best of several runs, with peak RSS;
+* CPU instructions under valgrind's callgrind (a process that runs once minus one that only starts up), which
+  is repeatable to the instruction whatever else the machine is doing: the VMs we measure on vary run to run by
+  up to 2x in wall time.
 """
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import orjson
+from prometheus_client import generate_latest
+
+from ton_exporter.app import Exporter, SessionLog
 
 READ = 1024 * 1024
+PRETOUCH_BYTES = 512 * 1024 * 1024
 
 
 def bare_decode(path: Path) -> int:
@@ -33,46 +45,56 @@ def bare_decode(path: Path) -> int:
 
 
 def exporter_ingest(path: Path) -> int:
-    from prometheus_client import generate_latest
-
-    from ton_exporter.app import Exporter, SessionLog
-
     exporter = Exporter([SessionLog(path, "bench")], from_start=True)
     lines = exporter.poll_once()
     generate_latest(exporter.registry)
     return lines
 
 
-def measure(mode: str, path: Path) -> dict[str, float]:
-    """Run one mode in a child process; return seconds, lines and peak RSS (bytes) of that child."""
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.ingest", mode, str(path)], capture_output=True, text=True, check=True
-    )
+def _command(mode: str, path: Path, runs: int, pretouch: bool) -> list[str]:
+    return [sys.executable, "-m", "bench.ingest", mode, str(path), str(runs), "1" if pretouch else "0"]
+
+
+def measure(mode: str, path: Path, runs: int = 3) -> dict[str, float]:
+    """Best wall time of `runs` in one fresh process, its line count and peak RSS (bytes)."""
+    out = subprocess.run(_command(mode, path, runs, True), capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout))
 
 
-PRETOUCH_BYTES = 512 * 1024 * 1024
-RUNS_PER_PROCESS = 3
+def instructions(mode: str, path: Path) -> int | None:
+    """Instructions one ingest of `path` costs (callgrind), or None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    counts = []
+    for runs in (1, 0):
+        out = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *_command(mode, path, runs, False)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        match = re.search(r"Collected : (\d+)", out.stderr)
+        assert match, out.stderr[-500:]
+        counts.append(int(match.group(1)))
+    return counts[0] - counts[1]
 
 
-def child(mode: str, path: Path) -> None:
-    # On the Firecracker VMs we measure on, the first touch of a guest page is a host page fault that can double
-    # the time of an allocation-heavy run; writing 512 MB once (then freeing it) gives both modes backed memory,
-    # like a long-running process has. Peak RSS is read from /proc/self/status as VmHWM after resetting it.
-    filler = b"\x01" * PRETOUCH_BYTES
-    del filler
-    _reset_peak_rss()
+def child(mode: str, path: Path, runs: int, pretouch: bool) -> None:
+    if pretouch:
+        # On the Firecracker VMs we measure on, the first touch of a guest page is a host page fault that can
+        # double the time of an allocation-heavy run; writing 512 MB once (then freeing it) gives both modes
+        # backed memory, as a long-running process has.
+        filler = b"\x01" * PRETOUCH_BYTES
+        del filler
+        Path("/proc/self/clear_refs").write_text("5")  # peak RSS (VmHWM) restarts from here
     run = bare_decode if mode == "orjson" else exporter_ingest
-    seconds = float("inf")
-    for _ in range(RUNS_PER_PROCESS):
+    seconds, lines = float("inf"), 0
+    for _ in range(runs):
         start = time.perf_counter()
         lines = run(path)
         seconds = min(seconds, time.perf_counter() - start)
     print(json.dumps({"seconds": seconds, "lines": lines, "rss": _peak_rss()}))
-
-
-def _reset_peak_rss() -> None:
-    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
 
 
 def _peak_rss() -> int:
@@ -83,4 +105,4 @@ def _peak_rss() -> int:
 
 
 if __name__ == "__main__":
-    child(sys.argv[1], Path(sys.argv[2]))
+    child(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1")

@@ -106,3 +106,31 @@ def test_malformed_events_inside_a_batch_cost_only_themselves(tmp_path: Path) ->
     assert value(samples, "tonex_consensus_events_rejected_total", reason="bad_field") == 1
     assert value(samples, "tonex_consensus_events_rejected_total", reason="missing_field") == 1
     assert total(samples, "tonex_consensus_events_total") == 121
+
+
+def test_a_malformed_embedded_string_costs_only_its_own_values(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = orjson.loads(GOOD[0]) | {"work_time_real_stats": "total=0.1 preinit=oops", "time_stats": 17}
+    path = tmp_path / "session-logs"
+    path.write_bytes(b"\n".join([GOOD[0], orjson.dumps(broken), GOOD[2]]) + b"\n")
+    exporter = Exporter([SessionLog(path, "n")], from_start=True)
+    with caplog.at_level(logging.WARNING, logger="ton_exporter"):
+        exporter.poll_once()
+        samples = scrape(exporter.registry)
+    assert total(samples, "tonex_collated_blocks_total") == 3  # the line itself was used
+    assert value(samples, "tonex_source_field_errors_total", field="work_time_real_stats") == 1
+    assert value(samples, "tonex_source_field_errors_total", field="time_stats") == 1
+    assert value(samples, "tonex_source_field_errors_total", field="work_time_cpu_stats") == 0
+    warned = [r.__dict__ for r in caplog.records if r.getMessage() == "malformed field"]
+    assert [(w["field"], w["offset"]) for w in warned] == [
+        ("work_time_real_stats", len(GOOD[0]) + 1),
+        ("time_stats", len(GOOD[0]) + 1),
+    ]
+    real = {
+        dict(ls)["workchain"]: v
+        for (n, ls), v in samples.items()
+        if n == "tonex_collation_stage_seconds_total" and dict(ls)["stage"] == "preinit" and dict(ls)["clock"] == "real"
+    }
+    # line 2 is a copy of line 1 (masterchain) whose real stages were dropped; line 3 is a shard block
+    assert real == {"-1": 0.000870, "0": 0.000069}

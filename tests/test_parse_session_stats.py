@@ -12,17 +12,9 @@ import orjson
 import pytest
 
 from tests.conftest import real_lines
+from ton_exporter.aggregation.columns import Columns, collated_columns, validated_columns
 from ton_exporter.parsers import consensus_events, record_types
-from ton_exporter.parsers.session_stats import (
-    COLLATED_COLUMNS,
-    VALIDATED_COLUMNS,
-    RecordError,
-    collated_row,
-    validated_row,
-)
-
-C = {name: i for i, name in enumerate(COLLATED_COLUMNS)}
-V = {name: i for i, name in enumerate(VALIDATED_COLUMNS)}
+from ton_exporter.parsers.session_stats import COLLATED_RAW, VALIDATED_RAW, RecordError, collated_row, validated_row
 
 
 def parse_all(node: int) -> dict[str, list[Any]]:
@@ -50,9 +42,9 @@ def test_every_line_of_both_files_parses(node: int, collated: int, validated: in
         record_types.CONSENSUS_EVENTS: batches,
     }
     for row in parsed[record_types.COLLATED_BLOCK]:
-        assert len(row.values) == len(COLLATED_COLUMNS)
+        assert len(row.values) == len(COLLATED_RAW)
     for row in parsed[record_types.VALIDATED_BLOCK]:
-        assert len(row.values) == len(VALIDATED_COLUMNS)
+        assert len(row.values) == len(VALIDATED_RAW)
 
 
 @pytest.mark.parametrize(
@@ -67,10 +59,11 @@ def test_collated_totals_per_workchain(node: int, expected: dict[str, tuple[int,
     rows = parse_all(node)[record_types.COLLATED_BLOCK]
     for workchain, (count, transactions, size, collated_data) in expected.items():
         mine = [r for r in rows if r.workchain == workchain]
-        assert len(mine) == count
-        assert sum(r.values[C["transactions"]] for r in mine) == transactions
-        assert sum(r.values[C["bytes"]] for r in mine) == size
-        assert sum(r.values[C["collated_data_bytes"]] for r in mine) == collated_data
+        columns = collated_columns(mine)
+        assert columns.length == count
+        assert sum(columns["transactions"]) == transactions
+        assert sum(columns["bytes"]) == size
+        assert sum(columns["collated_data_bytes"]) == collated_data
         assert {r.shard for r in mine} == {"8000000000000000"}
 
 
@@ -79,42 +72,46 @@ def test_validated_totals_are_the_same_on_both_nodes() -> None:
         rows = parse_all(node)[record_types.VALIDATED_BLOCK]
         by_wc = Counter(r.workchain for r in rows)
         assert by_wc == {"-1": 30, "0": 30}
-        assert sum(r.values[V["bytes"]] for r in rows if r.workchain == "-1") == 189875
-        assert sum(r.values[V["bytes"]] for r in rows if r.workchain == "0") == 24186
-        assert all(r.values[V["invalid"]] == 0 for r in rows)  # all valid: true
+        assert sum(validated_columns([r for r in rows if r.workchain == "-1"])["bytes"]) == 189875
+        assert sum(validated_columns([r for r in rows if r.workchain == "0"])["bytes"]) == 24186
+        assert set(validated_columns(rows)["invalid"]) == {0}  # all valid: true
 
 
 def test_time_stats_actions_summed_per_name_with_numbers_replaced() -> None:
     rows = parse_all(1)[record_types.COLLATED_BLOCK]
     totals: Counter[str] = Counter()
-    for r in rows:
-        if r.workchain == "0":
-            totals.update(r.actions)
+    for actions in collated_columns([r for r in rows if r.workchain == "0"]).actions:
+        totals.update(actions)
     # node1, workchain 0 collations: hand sums of the PerfLog durations per action
     assert totals["do_collate"] == pytest.approx(5.947511, abs=1e-9)
     assert totals["wait_block_data #N"] == pytest.approx(0.004272, abs=1e-9)
     assert totals["auxiliary wait_block_state N"] == pytest.approx(0.001103, abs=1e-9)
     validated = parse_all(1)[record_types.VALIDATED_BLOCK]
     # get_top_masterchain_state_block appears twice in a masterchain validation's PerfLog: both count
-    mc = sum(r.actions.get("get_top_masterchain_state_block", 0.0) for r in validated if r.workchain == "-1")
+    mc_actions = validated_columns([r for r in validated if r.workchain == "-1"]).actions
+    mc = sum(a.get("get_top_masterchain_state_block", 0.0) for a in mc_actions)
     assert mc == pytest.approx(0.007293, abs=1e-9)
+
+
+def first(columns: Columns) -> dict[str, float]:
+    return {name: column[0] for name, column in columns.data.items()}
 
 
 def test_first_collation_values_by_column() -> None:
     row = parse_all(1)[record_types.COLLATED_BLOCK][0]  # line 1: wc -1, seqno 1
-    v = row.values
+    v = first(collated_columns([row]))
     assert row.time == 1781457654.843127
     assert (row.workchain, row.shard) == ("-1", "8000000000000000")
-    assert v[C["total_time"]] == 0.006413
-    assert v[C["wait_externals_time"]] == 0.000018
-    assert v[C["other_wait_time"]] == pytest.approx(0.006413 - 0.005750 - 0.000018)
-    assert math.isnan(v[C["check_load_do_collate_time"]])  # -1.000000: not measured
-    assert v[C["queue.new_size"]] == 2  # int64 string "2"
-    assert v[C["shards"]] == 1
-    assert v[C["real.preinit"]] == 0.000870
-    assert v[C["cpu.create_block_candidate"]] == 0.000188
+    assert v["total_time"] == 0.006413
+    assert v["wait_externals_time"] == 0.000018
+    assert v["other_wait_time"] == pytest.approx(0.006413 - 0.005750 - 0.000018)
+    assert math.isnan(v["check_load_do_collate_time"])  # -1.000000: not measured
+    assert v["queue.new_size"] == 2  # int64 string "2"
+    assert v["shards"] == 1
+    assert v["real.preinit"] == 0.000870
+    assert v["cpu.create_block_candidate"] == 0.000188
     stages = sum(
-        v[C[f"real.{s}"]]
+        v[f"real.{s}"]
         for s in (
             "preinit",
             "queue_cleanup",
@@ -131,15 +128,15 @@ def test_first_collation_values_by_column() -> None:
             "create_block_candidate",
         )
     )
-    assert v[C["real.other"]] == pytest.approx(0.005750 - stages)
-    assert math.isnan(v[C["real.optimistic_apply"]])  # a key of older releases: absent, not zero
-    assert v[C["load.new_msgs"]] == 0.018648
+    assert v["real.other"] == pytest.approx(0.005750 - stages)
+    assert math.isnan(v["real.optimistic_apply"])  # a key of older releases: absent, not zero
+    assert v["load.new_msgs"] == 0.018648
 
 
 def test_check_load_is_measured_only_on_shard_rows() -> None:
     rows = parse_all(1)[record_types.COLLATED_BLOCK]
-    mc = [r.values[C["check_load_total_time"]] for r in rows if r.workchain == "-1"]
-    wc = [r.values[C["check_load_total_time"]] for r in rows if r.workchain == "0"]
+    mc = collated_columns([r for r in rows if r.workchain == "-1"])["check_load_total_time"]
+    wc = collated_columns([r for r in rows if r.workchain == "0"])["check_load_total_time"]
     assert all(math.isnan(x) for x in mc)
     assert not any(math.isnan(x) for x in wc)
     assert min(wc) == 0.000695  # node1's first shard block; the others wait ~0.39 s
@@ -160,11 +157,11 @@ def test_older_object_form_of_work_time_stats() -> None:
         "trx_tvm": 0.003,
         "create_block": 0.001,
     }
-    row = collated_row(record)
-    assert row.values[C["real.optimistic_apply"]] == 0.002
-    assert row.values[C["real.trx_tvm"]] == 0.003
-    assert math.isnan(row.values[C["real.preinit"]])
-    assert row.values[C["real.other"]] == pytest.approx(0.004)
+    v = first(collated_columns([collated_row(record)]))
+    assert v["real.optimistic_apply"] == 0.002
+    assert v["real.trx_tvm"] == 0.003
+    assert math.isnan(v["real.preinit"])
+    assert v["real.other"] == pytest.approx(0.004)
 
 
 def test_a_row_without_its_identity_or_with_a_mistyped_value_is_rejected() -> None:

@@ -24,7 +24,7 @@ class SessionStatsPipeline:
     def __init__(self, node: NodeState, stats: FileStats) -> None:
         self.node = node
         self.stats = stats
-        self._handlers: dict[str, Callable[[dict[str, Any], int | None], float]] = {
+        self._handlers: dict[str, Callable[[dict[str, Any], int | None, int], float]] = {
             record_types.COLLATED_BLOCK: self._collated,
             record_types.VALIDATED_BLOCK: self._validated,
             record_types.CONSENSUS_EVENTS: self._consensus,
@@ -49,7 +49,7 @@ class SessionStatsPipeline:
                 kind = record["@type"]
                 handler = handlers.get(kind)
                 if handler is not None:
-                    t = handler(record, oldest_window)
+                    t = handler(record, oldest_window, offset)
                     newest = max(newest, t)
                     records[kind] += 1
                     parsed += 1
@@ -78,17 +78,17 @@ class SessionStatsPipeline:
         else:
             self.stats.reject("bad_field", offset, f"unexpected structure in {record['@type']}")
 
-    def _collated(self, record: dict[str, Any], oldest_window: int | None) -> float:
-        row = collated_row(record)
+    def _collated(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
+        row = collated_row(record, (self.stats, offset))
         self.node.add_block(COLLATED, row, oldest_window)
         return row.time
 
-    def _validated(self, record: dict[str, Any], oldest_window: int | None) -> float:
-        row = validated_row(record)
+    def _validated(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
+        row = validated_row(record, (self.stats, offset))
         self.node.add_block(VALIDATED, row, oldest_window)
         return row.time
 
-    def _consensus(self, record: dict[str, Any], oldest_window: int | None) -> float:
+    def _consensus(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
         return self.node.consensus.add_batch(consensus_events.batch(record), oldest_window)
 
 

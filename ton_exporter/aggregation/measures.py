@@ -15,7 +15,8 @@ of fixed columns; their extra label takes the mapping's keys, which the parsers 
 
 from dataclasses import dataclass, field
 
-from ton_exporter.parsers.session_stats import COLLATED_COLUMNS, LIMIT_LOG_KINDS, VALIDATED_COLUMNS
+from ton_exporter.aggregation.columns import COLLATED_COLUMNS, VALIDATED_COLUMNS
+from ton_exporter.parsers.session_stats import LIMIT_LOG_KINDS
 from ton_exporter.parsers.work_time import COLLATION_STAGES, VALIDATION_STAGES
 
 COLLATED = "collated"

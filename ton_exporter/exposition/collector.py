@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ton_exporter.aggregation.block_groups import LAYOUTS, BlockGroup, Summary, WindowStats
+from ton_exporter.aggregation.block_groups import BlockGroup, Summary, WindowStats
+from ton_exporter.aggregation.columns import EMBEDDED_FIELDS
 from ton_exporter.aggregation.measures import COLLATED, MEASURES, SPARSE_KEYS, VALIDATED, Measure
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.exposition import names
@@ -92,7 +93,7 @@ def _row_counts(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     validated_w = GaugeMetricFamily(
         f"{NS}_window_validated_blocks", "Blocks validated in the window, by result.", labels=result_labels
     )
-    invalid_column = group_index(VALIDATED, "invalid")
+    invalid_column = "invalid"
     for labels, group, window in _groups(nodes, VALIDATED):
         invalid = int(group.sum[invalid_column])
         validated.add_metric([*labels, "valid"], group.rows - invalid)
@@ -103,10 +104,6 @@ def _row_counts(nodes: Sequence[NodeState]) -> Iterator[Metric]:
         validated_w.add_metric([*labels, "invalid"], w_invalid)
     yield validated
     yield validated_w
-
-
-def group_index(source: str, column: str) -> int:
-    return LAYOUTS[source].index[column]
 
 
 def _measure_families(m: Measure, nodes: Sequence[NodeState]) -> Iterator[Metric]:
@@ -126,7 +123,7 @@ def _measure_families(m: Measure, nodes: Sequence[NodeState]) -> Iterator[Metric
         if m.window
         else None
     )
-    index = {} if m.sparse else {key: group_index(m.source, column) for key, column in m.columns.items()}
+    index = {} if m.sparse else m.columns
     for base, group, shown in _groups(nodes, m.source):
         stats = group.window_stats(shown) if shown is not None and window is not None else None
         for key, total, summary in _series(m, group, index, stats):
@@ -150,7 +147,7 @@ def _measure_families(m: Measure, nodes: Sequence[NodeState]) -> Iterator[Metric
 
 
 def _series(
-    m: Measure, group: BlockGroup, index: dict[tuple[str, ...], int], stats: WindowStats | None
+    m: Measure, group: BlockGroup, index: dict[tuple[str, ...], str], stats: WindowStats | None
 ) -> Iterator[tuple[tuple[str, ...], float, Summary | None]]:
     """(extra label values, cumulative sum, window summary) of each series the group has."""
     if m.sparse is None:
@@ -181,7 +178,7 @@ def _buckets(bounds: Iterable[float], counts: list[int]) -> list[tuple[str, floa
     return out
 
 
-def _category_counts(categories: Sequence[str], group: BlockGroup, column: int) -> Iterator[tuple[str, int]]:
+def _category_counts(categories: Sequence[str], group: BlockGroup, column: str) -> Iterator[tuple[str, int]]:
     seen = group.categories[column]
     for value, category in enumerate(categories):
         yield category, seen.get(value, 0)
@@ -293,6 +290,11 @@ def _file_families(files: Sequence[FileStats]) -> Iterator[Metric]:
     parsed = counter("lines_parsed", "Lines parsed into a record of a known @type.")
     rejected = counter("lines_rejected", "Lines rejected, by reason.", ["reason"])
     records = counter("records", "Records parsed, by @type (legacy types included).", ["type"])
+    field_errors = counter(
+        "field_errors",
+        "Embedded strings (work time, time_stats) that could not be parsed; the rest of the line was used.",
+        ["field"],
+    )
     rotations = counter("rotations", "Times a new file replaced the path (rename or delete and recreate).")
     truncations = counter("truncations", "Times the file shrank below the read offset (copytruncate).")
     for f in files:
@@ -312,6 +314,8 @@ def _file_families(files: Sequence[FileStats]) -> Iterator[Metric]:
         for kind in (*record_types.CURRENT, *record_types.LEGACY):
             if kind in record_types.CURRENT or f.records[kind]:
                 records.add_metric([*key, kind], f.records[kind])
+        for name in EMBEDDED_FIELDS:
+            field_errors.add_metric([*key, name], f.field_errors[name])
         rotations.add_metric(key, f.rotations)
         truncations.add_metric(key, f.truncations)
     yield from (
@@ -325,6 +329,7 @@ def _file_families(files: Sequence[FileStats]) -> Iterator[Metric]:
         parsed,
         rejected,
         records,
+        field_errors,
         rotations,
         truncations,
     )

@@ -1,20 +1,22 @@
-"""`validatorStats.collatedBlock` and `validatorStats.validatedBlock` rows as fixed-width tuples of numbers.
+"""`validatorStats.collatedBlock` and `validatorStats.validatedBlock` records as `BlockRow`s.
 
-The columns are named in `COLLATED_COLUMNS` / `VALIDATED_COLUMNS`; the aggregation layer refers to them by name.
-Encoding rules (ton-formats.md §0, §2): int64 values arrive as strings, -1.0 means "not measured" and becomes NaN,
-a key missing in an older release becomes NaN (absent, never zero). Aggregation skips NaN.
+A row keeps the record's numbers as one flat tuple (`COLLATED_RAW` / `VALIDATED_RAW` name its positions) and its
+three embedded strings (`work_time_real_stats`, `work_time_cpu_stats`, `time_stats`) unparsed: per line we only
+do what C-level operations can do (`itemgetter`, `map(int, ...)`); the strings are parsed in bulk, and derived
+values computed column by column, when rows are aggregated (aggregation/columns.py).
+
+Encoding rules (ton-formats.md §0, §2): int64 values arrive as strings; a key missing in an older release becomes
+NaN (absent, never zero); the -1.0 "not measured" sentinels are kept here and skipped by the aggregation.
 
 A row without its identity (block id, event time, total times) raises `RecordError("missing_field")`; a value of
 the wrong JSON type raises `RecordError("bad_field")`. Either way the line is rejected as a whole and counted.
 """
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple
-
-from ton_exporter.parsers.perflog import action_durations
-from ton_exporter.parsers.work_time import COLLATION, VALIDATION, WorkTimeFormat
 
 NAN = math.nan
 _EMPTY: dict[str, Any] = {}
@@ -29,70 +31,109 @@ class RecordError(Exception):
         self.detail = detail
 
 
-def _stage_columns(prefix: str, fmt: WorkTimeFormat) -> tuple[str, ...]:
-    return tuple(f"{prefix}.{name}" for name in (*fmt.stages, "other"))
+class BlockRow(NamedTuple):
+    """One collated or validated block, as the aggregation layer consumes it."""
+
+    time: float
+    workchain: str
+    shard: str
+    values: tuple[float, ...]
+    texts: tuple[object, object, object]  # work_time_real_stats, work_time_cpu_stats, time_stats (raw)
+    msg_limits: list[float]
+    limit_log: list[str]
+    origin: object = None  # (FileStats, offset) of the line, for messages about its embedded strings
 
 
-_SSC = ("ssc.small_cnt", "ssc.small_cells", "ssc.hit_cnt", "ssc.hit_cells", "ssc.miss_cnt", "ssc.miss_cells")
-_SSC_KEYS = tuple(name.removeprefix("ssc.") for name in _SSC)
+class _Fields:
+    """Reads a fixed set of keys of one JSON object in a single C call; older records missing some keys get NaN."""
 
-COLLATED_COLUMNS: tuple[str, ...] = (
+    def __init__(self, *keys: str, convert: Callable[[Any], float] | None = None) -> None:
+        self.keys = keys
+        self._get = itemgetter(*keys)
+        self._convert = convert
+
+    def __call__(self, obj: dict[str, Any]) -> tuple[Any, ...]:
+        try:
+            values = self._get(obj)
+        except KeyError:
+            values = tuple(obj.get(k, NAN) for k in self.keys)
+        except TypeError:
+            raise RecordError("bad_field", f"expected an object with {self.keys[0]}, ...") from None
+        if self._convert is None:
+            return values  # type: ignore[no-any-return]
+        try:
+            return tuple(map(self._convert, values))
+        except (ValueError, TypeError):
+            raise RecordError("bad_field", f"int64 value in {self.keys}") from None
+
+
+def _int64(value: Any) -> float:
+    """TL `long` arrives as a decimal string; NaN stands for a missing key."""
+    return value if value != value else int(value)
+
+
+_COLLATED_TOP = _Fields(
     "total_time",
     "work_time",
     "cpu_work_time",
     "wait_externals_time",
-    "other_wait_time",
     "check_load_do_collate_time",
     "check_load_total_time",
     "bytes",
     "collated_data_bytes",
-    "retry",
-    "limits.bytes",
-    "limits.gas",
-    "limits.lt_delta",
-    "limits.collated_data_bytes",
-    "limits.cat_bytes",
-    "limits.cat_gas",
-    "limits.cat_lt_delta",
-    "limits.cat_collated_data_bytes",
-    "load.queue_cleanup",
-    "load.dispatch",
-    "load.internals",
-    "load.externals",
-    "load.new_msgs",
-    "ext_msgs.total",
-    "ext_msgs.filtered",
-    "ext_msgs.accepted",
-    "ext_msgs.rejected",
+    "attempt",
+)
+_LIMITS = _Fields(
+    "bytes",
+    "gas",
+    "lt_delta",
+    "collated_data_bytes",
+    "cat_bytes",
+    "cat_gas",
+    "cat_lt_delta",
+    "cat_collated_data_bytes",
+    "load_fraction_queue_cleanup",
+    "load_fraction_dispatch",
+    "load_fraction_internals",
+    "load_fraction_externals",
+    "load_fraction_new_msgs",
+)
+_EXT = _Fields("ext_msgs_total", "ext_msgs_filtered", "ext_msgs_accepted", "ext_msgs_rejected")
+_BLOCK_STATS = _Fields("transactions", "msg_queue_cleaned")
+_QUEUES = _Fields("old_out_msg_queue_size", "new_out_msg_queue_size", convert=_int64)
+_SSC = _Fields("small_cnt", "small_cells", "hit_cnt", "hit_cells", "miss_cnt", "miss_cells", convert=_int64)
+_VALIDATED_TOP = _Fields("total_time", "work_time", "actual_time", "cpu_work_time", "bytes", "collated_data_bytes")
+
+COLLATED_RAW: tuple[str, ...] = (
+    "total_time",
+    "work_time",
+    "cpu_work_time",
+    "wait_externals_time",
+    "check_load_do_collate_time",
+    "check_load_total_time",
+    "bytes",
+    "collated_data_bytes",
+    "attempt",
+    *(f"limits.{k.removeprefix('load_fraction_')}" for k in _LIMITS.keys[:8]),
+    *(f"load.{k.removeprefix('load_fraction_')}" for k in _LIMITS.keys[8:]),
+    *(f"ext_msgs.{k.removeprefix('ext_msgs_')}" for k in _EXT.keys),
     "transactions",
-    "shards",
+    "queue.cleaned",
     "queue.old_size",
     "queue.new_size",
-    "queue.growth",
-    "queue.cleaned",
+    *(f"ssc.{k}" for k in _SSC.keys),
+    "shards",
     "neighbors.processed",
     "neighbors.skipped",
     "neighbors.limit_reached",
     "neighbors.max_processed",
-    *_SSC,
-    *_stage_columns("real", COLLATION),
-    *_stage_columns("cpu", COLLATION),
 )
 
-VALIDATED_COLUMNS: tuple[str, ...] = (
-    "total_time",
-    "work_time",
-    "actual_time",
-    "cpu_work_time",
-    "other_wait_time",
-    "actual_time.parallel",
-    "actual_time.singlethread",
+VALIDATED_RAW: tuple[str, ...] = (
+    *_VALIDATED_TOP.keys,
+    *(f"ssc.{k}" for k in _SSC.keys),
     "invalid",
-    "bytes",
-    "collated_data_bytes",
-    *_SSC,
-    *_stage_columns("real", VALIDATION),
-    *_stage_columns("cpu", VALIDATION),
+    "parallel",
 )
 
 LIMIT_LOG_KINDS: tuple[str, ...] = (
@@ -102,18 +143,6 @@ LIMIT_LOG_KINDS: tuple[str, ...] = (
     "DISPATCH_QUEUE_STAGE",
     "other",
 )
-
-
-class BlockRow(NamedTuple):
-    """One collated or validated block, as the aggregation layer consumes it."""
-
-    time: float
-    workchain: str
-    shard: str
-    values: tuple[float, ...]
-    actions: dict[str, float]
-    msg_limits: list[float]
-    limit_log: list[str]
 
 
 @lru_cache(maxsize=1024)
@@ -136,31 +165,26 @@ def workchain_label(workchain: object) -> str:
 
 def event_time(value: object, field: str) -> float:
     if type(value) is not float and type(value) is not int:
-        raise RecordError("bad_field", f"{field} {value!r}")
+        raise RecordError("bad_field", f"{field} {value!r:.40}")
     t = float(value)
-    if not math.isfinite(t) or t <= 0:
-        raise RecordError("bad_field", f"{field} {value!r}")
+    if not 0 < t < math.inf:
+        raise RecordError("bad_field", f"{field} {value!r:.40}")
     return t
 
 
-def _i64(value: object) -> float:
-    """TL `long` arrives as a decimal string; older writers or hand-made files may use a plain number."""
-    if value is None:
-        return NAN
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            raise RecordError("bad_field", f"int64 {value[:40]!r}") from None
-    return value  # type: ignore[return-value]  # checked with the rest of the row by _checked()
-
-
-def _measured(value: float) -> float:
-    """-1.0 (any negative) means "not measured"."""
-    return value if value >= 0 else NAN
+def _block_identity(record: dict[str, Any], time_field: str) -> tuple[float, str, str]:
+    try:
+        block_id = record["block_id"]
+        workchain, shard = block_id["workchain"], block_id["shard"]
+        t = record[time_field]
+        record["total_time"], record["work_time"], record["cpu_work_time"]
+    except (KeyError, TypeError) as e:
+        raise RecordError("missing_field", f"block_id, {time_field} or a time: {e}") from None
+    return event_time(t, time_field), workchain_label(workchain), shard_hex(shard)
 
 
 def _checked(values: tuple[Any, ...], record: str) -> tuple[float, ...]:
+    """Every value must be a number (NaN for absent); `sum` finds a stray string or object at C speed."""
     try:
         sum(values)
     except TypeError:
@@ -169,63 +193,23 @@ def _checked(values: tuple[Any, ...], record: str) -> tuple[float, ...]:
     return values
 
 
-def _block_identity(record: dict[str, Any], time_field: str) -> tuple[float, str, str]:
-    try:
-        block_id = record["block_id"]
-        workchain, shard = block_id["workchain"], block_id["shard"]
-        t = record[time_field]
-    except (KeyError, TypeError) as e:
-        raise RecordError("missing_field", f"block_id or {time_field}: {e}") from None
-    return event_time(t, time_field), workchain_label(workchain), shard_hex(shard)
-
-
-def _required(record: dict[str, Any], *names: str) -> tuple[Any, ...]:
-    try:
-        return tuple(record[name] for name in names)
-    except KeyError as e:
-        raise RecordError("missing_field", str(e)) from None
-
-
-def _actions(value: object) -> dict[str, float]:
-    if value is None:
-        return {}
-    if not isinstance(value, str):
-        raise RecordError("bad_field", "time_stats is not a string")
-    return action_durations(value)
-
-
-def _work_time(fmt: WorkTimeFormat, value: object) -> tuple[float, ...]:
-    try:
-        return fmt.parse(value)
-    except ValueError as e:
-        raise RecordError("bad_field", f"work time stats: {e}") from None
-
-
-_ssc_values = itemgetter(*_SSC_KEYS)
-_SSC_ABSENT = (NAN,) * len(_SSC_KEYS)
-
-
-def _storage_stat_cache(record: dict[str, Any]) -> tuple[float, ...]:
-    ssc = record.get("storage_stat_cache")
-    if ssc is None:
-        return _SSC_ABSENT
-    try:
-        return tuple(map(int, _ssc_values(ssc)))  # all six int64 strings: the usual case, converted in C
-    except (KeyError, TypeError, ValueError):
-        return tuple(_i64(ssc.get(key)) for key in _SSC_KEYS)
+def _texts(record: dict[str, Any]) -> tuple[object, object, object]:
+    get = record.get
+    return get("work_time_real_stats"), get("work_time_cpu_stats"), get("time_stats")
 
 
 def _neighbors(block_stats: dict[str, Any]) -> tuple[tuple[float, float, float, float], list[float]]:
+    """Totals over neighbour queues: processed, skipped, any limit reached, most processed; applied limits."""
     processed = skipped = 0
-    limit_reached = 0.0
-    most = NAN
+    limit_reached = 0
+    most: float = NAN
     limits: list[float] = []
     for n in block_stats.get("neighbors") or ():
         p = n.get("processed_msgs", 0)
         processed += p
         skipped += n.get("skipped_msgs", 0)
         if n.get("limit_reached"):
-            limit_reached = 1.0
+            limit_reached = 1
         if not p <= most:  # also true while `most` is NaN
             most = p
         msg_limit = n.get("msg_limit", -1)
@@ -249,101 +233,42 @@ def _limit_log(text: object) -> list[str]:
     return kinds
 
 
-def collated_row(record: dict[str, Any]) -> BlockRow:
+def collated_row(record: dict[str, Any], origin: object = None) -> BlockRow:
     t, workchain, shard = _block_identity(record, "collated_at")
-    total, work, cpu = _required(record, "total_time", "work_time", "cpu_work_time")
     get = record.get
-    wait_ext = get("wait_externals_time", NAN)
     limits = get("block_limits") or _EMPTY
     stats = get("block_stats") or _EMPTY
-    ext = stats.get("ext_msgs") or _EMPTY
     try:
-        lim = limits.get
-        old_queue = _i64(stats.get("old_out_msg_queue_size"))
-        new_queue = _i64(stats.get("new_out_msg_queue_size"))
+        neighbors, msg_limits = _neighbors(stats)
         shards = len(stats["shard_configuration"]) if workchain == "-1" and "shard_configuration" in stats else NAN
-        neighbor_values, msg_limits = _neighbors(stats)
-        other_wait = round(total - work - (wait_ext if wait_ext == wait_ext else 0.0), 6)
         values = (
-            total,
-            work,
-            cpu,
-            wait_ext,
-            other_wait if other_wait > 0 else 0.0,
-            _measured(get("check_load_do_collate_time", NAN)),
-            _measured(get("check_load_total_time", NAN)),
-            get("bytes", NAN),
-            get("collated_data_bytes", NAN),
-            1 if get("attempt", 0) > 0 else 0,
-            lim("bytes", NAN),
-            lim("gas", NAN),
-            lim("lt_delta", NAN),
-            lim("collated_data_bytes", NAN),
-            lim("cat_bytes", NAN),
-            lim("cat_gas", NAN),
-            lim("cat_lt_delta", NAN),
-            lim("cat_collated_data_bytes", NAN),
-            _measured(lim("load_fraction_queue_cleanup", NAN)),
-            _measured(lim("load_fraction_dispatch", NAN)),
-            _measured(lim("load_fraction_internals", NAN)),
-            _measured(lim("load_fraction_externals", NAN)),
-            _measured(lim("load_fraction_new_msgs", NAN)),
-            ext.get("ext_msgs_total", NAN),
-            ext.get("ext_msgs_filtered", NAN),
-            ext.get("ext_msgs_accepted", NAN),
-            ext.get("ext_msgs_rejected", NAN),
-            stats.get("transactions", NAN),
-            shards,
-            old_queue,
-            new_queue,
-            new_queue - old_queue,
-            stats.get("msg_queue_cleaned", NAN),
-            *neighbor_values,
-            *_storage_stat_cache(record),
-            *_work_time(COLLATION, get("work_time_real_stats")),
-            *_work_time(COLLATION, get("work_time_cpu_stats")),
+            _COLLATED_TOP(record)
+            + _LIMITS(limits)
+            + _EXT(stats.get("ext_msgs") or _EMPTY)
+            + _BLOCK_STATS(stats)
+            + _QUEUES(stats)
+            + _SSC(get("storage_stat_cache") or _EMPTY)
+            + (shards, *neighbors)
         )
         limit_log = _limit_log(limits.get("limits_log"))
     except (TypeError, AttributeError) as e:
         raise RecordError("bad_field", f"collatedBlock: {e}") from None
     return BlockRow(
-        t,
-        workchain,
-        shard,
-        _checked(values, "collatedBlock"),
-        _actions(get("time_stats")),
-        msg_limits,
-        limit_log,
+        t, workchain, shard, _checked(values, "collatedBlock"), _texts(record), msg_limits, limit_log, origin
     )
 
 
-def validated_row(record: dict[str, Any]) -> BlockRow:
+def validated_row(record: dict[str, Any], origin: object = None) -> BlockRow:
     t, workchain, shard = _block_identity(record, "validated_at")
-    total, work, cpu, valid = _required(record, "total_time", "work_time", "cpu_work_time", "valid")
+    valid = record.get("valid")
     if type(valid) is not bool:
-        raise RecordError("bad_field", f"valid {valid!r:.40}")
-    get = record.get
+        raise RecordError("missing_field" if valid is None else "bad_field", f"valid {valid!r:.40}")
     try:
-        actual = get("actual_time", NAN)
-        if actual == 0:  # ton-formats.md §3.4: use work_time when actual_time is 0
-            actual = work
-        parallel = get("parallel_accounts_validation") is True
-        other_wait = round(total - work, 6)
         values = (
-            total,
-            work,
-            actual,
-            cpu,
-            other_wait if other_wait > 0 else 0.0,
-            actual if parallel else NAN,
-            NAN if parallel else actual,
-            0 if valid else 1,
-            get("bytes", NAN),
-            get("collated_data_bytes", NAN),
-            *_storage_stat_cache(record),
-            *_work_time(VALIDATION, get("work_time_real_stats")),
-            *_work_time(VALIDATION, get("work_time_cpu_stats")),
+            _VALIDATED_TOP(record)
+            + _SSC(record.get("storage_stat_cache") or _EMPTY)
+            + (0 if valid else 1, 1 if record.get("parallel_accounts_validation") is True else 0)
         )
     except (TypeError, AttributeError) as e:
         raise RecordError("bad_field", f"validatedBlock: {e}") from None
-    return BlockRow(t, workchain, shard, _checked(values, "validatedBlock"), _actions(get("time_stats")), [], [])
+    return BlockRow(t, workchain, shard, _checked(values, "validatedBlock"), _texts(record), [], [], origin)

@@ -23,6 +23,7 @@ class FileStats:
     last_event_time: float = 0.0
     rejected: Counter[str] = field(default_factory=Counter)
     records: Counter[str] = field(default_factory=Counter)
+    field_errors: Counter[str] = field(default_factory=Counter)
 
     def reject(self, reason: str, offset: int, detail: str = "") -> None:
         """Count a rejected line; log only the first of each reason, with where it is."""
@@ -37,5 +38,21 @@ class FileStats:
                     "reason": reason,
                     "detail": detail[:200],
                     "note": "further lines rejected for this reason are only counted",
+                },
+            )
+
+    def field_error(self, field: str, offset: int, detail: str) -> None:
+        """Count a malformed embedded field of a line that was otherwise used; log the first one per field."""
+        first = field not in self.field_errors
+        self.field_errors[field] += 1
+        if first:
+            log.warning(
+                "malformed field",
+                extra={
+                    "file": self.path,
+                    "offset": offset,
+                    "field": field,
+                    "detail": detail,
+                    "note": "further malformed values of this field are only counted",
                 },
             )

@@ -41,27 +41,26 @@ class LineSplitter:
 
     def feed(self, data: bytes, offset: int) -> Chunk | None:
         """`data` was read at file offset `offset`; return the lines it completes."""
-        end = data.rfind(b"\n")
-        if end < 0:
+        if b"\n" not in data:
             self._keep_partial(data, offset)
             return None
-        head, tail = data[: end + 1], data[end + 1 :]
+        lines = data.split(b"\n")
+        tail = lines.pop()  # after the last newline: not a line yet
         start = self.partial_offset
-        if self.skipping:
-            cut = head.find(b"\n") + 1
-            head, start, self.skipping = head[cut:], offset + cut, False
+        if self.skipping:  # the first piece ends an oversize line that was already dropped
+            start = offset + len(lines[0]) + 1
+            del lines[0]
+            self.skipping = False
         elif self.partial:
-            head = self.partial + head
-        if len(head) > self.max_line_bytes:
-            head, start = self._drop_oversize(head, start)
+            lines[0] = self.partial + lines[0]
+        else:
+            start = offset
         self.partial = b""
-        self.partial_offset = offset + end + 1
+        self.partial_offset = offset + len(data) - len(tail)
         self._keep_partial(tail, self.partial_offset)
-        if not head:
-            return None
-        lines = head.split(b"\n")
-        lines.pop()  # head ends with "\n": the last element is empty
-        return start, lines
+        if lines and max(map(len, lines)) > self.max_line_bytes:
+            lines, start = self._drop_oversize(lines, start)
+        return (start, lines) if lines else None
 
     def _keep_partial(self, data: bytes, offset: int) -> None:
         if self.skipping or not data:
@@ -74,12 +73,13 @@ class LineSplitter:
             return
         self.partial += data
 
-    def _drop_oversize(self, head: bytes, start: int) -> tuple[bytes, int]:
-        """Remove lines longer than the limit from a block of complete lines."""
+    def _drop_oversize(self, lines: list[bytes], start: int) -> tuple[list[bytes], int]:
+        """Remove lines longer than the limit. The offset returned is that of the first line kept; the offsets
+        of the lines after a dropped one shift, which only matters for the position in a log message."""
         kept: list[bytes] = []
         position = start
         first_offset = None
-        for line in head[:-1].split(b"\n"):
+        for line in lines:
             if len(line) > self.max_line_bytes:
                 self.stats.reject("oversize_line", position, f"longer than {self.max_line_bytes} bytes")
             else:
@@ -87,9 +87,7 @@ class LineSplitter:
                     first_offset = position
                 kept.append(line)
             position += len(line) + 1
-        # Offsets of the kept lines are no longer contiguous; the first one is exact, the rest are close enough
-        # for a log message.
-        return (b"\n".join(kept) + b"\n" if kept else b""), (first_offset if first_offset is not None else start)
+        return kept, first_offset if first_offset is not None else start
 
 
 class FileTailer:
