@@ -27,9 +27,8 @@ def ingest(sizes_mb: tuple[int, ...] = (50, 200), rounds: int = 3, instruction_m
                 f"{file_mb:>6.0f}MB {mode:>9} {r['seconds']:>8.2f} {file_mb / r['seconds']:>7.1f} "
                 f"{r['lines'] / r['seconds']:>9.0f} {r['rss'] / MB:>7.0f}MB"
             )
-        print(
-            f"{'':>8} wall-time ratio exporter / bare orjson.loads: {best['exporter']['seconds'] / best['orjson']['seconds']:.2f}x"
-        )
+        ratio = best["exporter"]["seconds"] / best["orjson"]["seconds"]
+        print(f"{'':>8} wall-time ratio exporter / bare orjson.loads: {ratio:.2f}x")
     path = generate(OUT / f"session-stats-{instruction_mb}mb.jsonl", instruction_mb * MB)
     bare, ours = instructions("orjson", path), instructions("exporter", path)
     if bare and ours:

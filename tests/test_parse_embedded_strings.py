@@ -2,9 +2,13 @@
 
 import math
 
+import orjson
 import pytest
 
+from tests.conftest import real_lines
+from ton_exporter.parsers.line_rewrite import rewrite
 from ton_exporter.parsers.perflog import action_durations, action_name
+from ton_exporter.parsers.session_stats import COLLATED_RAW, collated_row, validated_row
 from ton_exporter.parsers.work_time import COLLATION, COLLATION_STAGES, VALIDATION, VALIDATION_STAGES
 
 
@@ -47,26 +51,62 @@ class TestWorkTime:
         text = " ".join(
             ["total=1.000000"] + [f"{name}=0.010000" for name in COLLATION_STAGES if name != "optimistic_apply"]
         )
-        values = COLLATION.parse(text)
-        assert values[: len(COLLATION_STAGES) - 1] == [0.01] * (len(COLLATION_STAGES) - 1)
+        values = COLLATION.values(text)
+        assert values[: len(COLLATION_STAGES) - 1] == (0.01,) * (len(COLLATION_STAGES) - 1)
         assert math.isnan(values[COLLATION_STAGES.index("optimistic_apply")])
         assert values[-1] == pytest.approx(1.0 - 0.13)
 
     def test_older_key_sets_parse_by_key(self) -> None:
         # v2026.02-1 validation: `total trx_tvm trx_storage_stat trx_other`
-        values = VALIDATION.parse("total=0.004000 trx_tvm=0.001000 trx_storage_stat=0.000500 trx_other=0.000500")
+        values = VALIDATION.values("total=0.004000 trx_tvm=0.001000 trx_storage_stat=0.000500 trx_other=0.000500")
         assert values[VALIDATION_STAGES.index("trx_tvm")] == 0.001
         assert math.isnan(values[VALIDATION_STAGES.index("unpack_state")])
         assert values[-1] == pytest.approx(0.002)
 
     def test_unknown_keys_fall_into_other(self) -> None:
-        values = VALIDATION.parse("total=0.004000 trx_tvm=0.001000 brand_new_stage=0.002000")
+        values = VALIDATION.values("total=0.004000 trx_tvm=0.001000 brand_new_stage=0.002000")
         assert values[-1] == pytest.approx(0.003)
 
     def test_absent_is_all_nan(self) -> None:
-        assert all(math.isnan(v) for v in COLLATION.parse(None))
+        assert all(math.isnan(v) for v in COLLATION.values(None))
 
     @pytest.mark.parametrize("bad", ["total=abc", "total", 17, ["total=1"], "total=inf trx_tvm=1.0"])
     def test_malformed_values_raise(self, bad: object) -> None:
         with pytest.raises(ValueError):  # noqa: PT011  (the message is for the log, not the caller)
-            VALIDATION.parse(bad)
+            VALIDATION.values(bad)
+
+
+class TestLineRewrite:
+    """The rewrite that lets orjson decode the embedded strings is an optimisation: rows come out the same."""
+
+    @pytest.mark.parametrize("node", [1, 2])
+    def test_every_real_row_parses_the_same_both_ways(self, node: int) -> None:
+        compared = 0
+        for line in real_lines(node):
+            record = orjson.loads(line)
+            parse = {"validatorStats.collatedBlock": collated_row, "validatorStats.validatedBlock": validated_row}
+            if record["@type"] not in parse:
+                assert rewrite(line) is None or orjson.loads(rewrite(line) or b"") is not None
+                continue
+            rewritten = orjson.loads(rewrite(line) or b"")
+            assert isinstance(rewritten["work_time_real_stats"], dict)
+            assert isinstance(rewritten["work_time_cpu_stats"], dict)
+            slow, fast = parse[record["@type"]](record), parse[record["@type"]](rewritten)
+            assert fast.perflog == slow.perflog
+            assert fast.values == pytest.approx(slow.values, nan_ok=True, abs=1e-12)
+            compared += 1
+        assert compared == (92 if node == 1 else 88)
+
+    def test_an_unusual_work_time_does_not_decode_and_takes_the_slow_path(self) -> None:
+        record = orjson.loads(real_lines(1)[0])
+        record["work_time_real_stats"] = "total=0.5 trx_tvm=1e-3 preinit=NaN"
+        line = orjson.dumps(record)
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(rewrite(line) or b"")
+        values = collated_row(orjson.loads(line)).values
+        assert math.isnan(values[COLLATED_RAW.index("real.preinit")])  # "NaN" is no measurement
+        assert values[COLLATED_RAW.index("real.trx_tvm")] == 0.001
+        assert values[COLLATED_RAW.index("real.other")] == 0.499
+
+    def test_lines_without_embedded_strings_are_left_alone(self) -> None:
+        assert rewrite(b'{"@type":"validatorStats.validatedBlock","x":1}') is None

@@ -13,7 +13,8 @@ import orjson
 from ton_exporter.aggregation.measures import COLLATED, VALIDATED
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.parsers import consensus_events, record_types
-from ton_exporter.parsers.session_stats import RecordError, collated_row, validated_row
+from ton_exporter.parsers.line_rewrite import BLOCK_ROW_PREFIX, rewrite
+from ton_exporter.parsers.session_stats import Embedded, RecordError, collated_row, validated_row
 from ton_exporter.sources.file_stats import FileStats
 
 _loads = orjson.loads
@@ -39,7 +40,7 @@ class SessionStatsPipeline:
         parsed = 0
         for line in lines:
             try:
-                record = _loads(line)
+                record = _decode(line)
             except _JSONDecodeError as e:
                 reason = _decode_failure(line)
                 stats.reject(reason, offset, str(e) if reason == "invalid_json" else "")
@@ -79,17 +80,29 @@ class SessionStatsPipeline:
             self.stats.reject("bad_field", offset, f"unexpected structure in {record['@type']}")
 
     def _collated(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
-        row = collated_row(record, (self.stats, offset))
+        row = collated_row(record, Embedded(self.stats, offset))
         self.node.add_block(COLLATED, row, oldest_window)
         return row.time
 
     def _validated(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
-        row = validated_row(record, (self.stats, offset))
+        row = validated_row(record, Embedded(self.stats, offset))
         self.node.add_block(VALIDATED, row, oldest_window)
         return row.time
 
     def _consensus(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
         return self.node.consensus.add_batch(consensus_events.batch(record), oldest_window)
+
+
+def _decode(line: bytes) -> Any:
+    """Decode a line; block rows with their embedded strings rewritten to JSON first (see line_rewrite.py)."""
+    if line.startswith(BLOCK_ROW_PREFIX):
+        rewritten = rewrite(line)
+        if rewritten is not None:
+            try:
+                return _loads(rewritten)
+            except _JSONDecodeError:
+                pass  # an unusual embedded string: decode the line as written
+    return _loads(line)
 
 
 def _decode_failure(line: bytes) -> str:

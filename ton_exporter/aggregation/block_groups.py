@@ -11,8 +11,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ton_exporter.aggregation.columns import BUILDERS, Columns
+from ton_exporter.aggregation.columns import BUILDERS
 from ton_exporter.aggregation.measures import COLUMNS_BY_SOURCE, measures_of
+from ton_exporter.parsers.perflog import action_durations
 from ton_exporter.parsers.session_stats import BlockRow
 
 FOLD_ROWS = 4096
@@ -93,8 +94,6 @@ class BlockGroup:
         self.sum: dict[str, float] = dict.fromkeys(layout.summed, 0.0)
         self.buckets = {name: [0] * (len(bounds) + 1) for name, bounds in layout.buckets.items()}
         self.categories: dict[str, Counter[int]] = {name: Counter() for name in layout.categorical}
-        self.action_sum: dict[str, float] = {}
-        self.action_count: Counter[str] = Counter()
         self.limit_hits: Counter[str] = Counter()
         self.windows: dict[int, WindowBuffer] = {}
         self._late = WindowBuffer()  # rows for no window: folded, then dropped
@@ -132,11 +131,6 @@ class BlockGroup:
         columns = self.layout.build(rows)
         for name in self.layout.summed:
             self._fold_column(name, columns[name])
-        for entry in columns.actions:
-            if entry:
-                self.action_count.update(entry.keys())
-                for action, seconds in entry.items():
-                    self.action_sum[action] = self.action_sum.get(action, 0.0) + seconds
 
     def _fold_column(self, name: str, column: Sequence[float]) -> None:
         total = sum(column)
@@ -172,15 +166,19 @@ class BlockGroup:
             summary = summarize(columns[name])
             if summary is not None:
                 summaries[name] = summary
-        stats = WindowStats(len(buffer.rows), summaries, _sparse(buffer.rows, columns))
+        stats = WindowStats(len(buffer.rows), summaries, _sparse(buffer.rows))
         self._window_cache = (key, stats)
         return stats
 
 
-def _sparse(rows: list[BlockRow], columns: Columns) -> dict[str, dict[str, Summary]]:
+def _sparse(rows: list[BlockRow]) -> dict[str, dict[str, Summary]]:
     actions: dict[str, list[float]] = {}
-    for entry in columns.actions:
-        for key, v in entry.items():
+    for row in rows:
+        try:
+            per_action = action_durations(row.perflog)
+        except ValueError:
+            continue  # counted when the line was read
+        for key, v in per_action.items():
             actions.setdefault(key, []).append(v)
     limits = summarize([x for r in rows for x in r.msg_limits])
     hits = Counter(kind for r in rows for kind in r.limit_log)

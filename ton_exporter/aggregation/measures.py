@@ -11,6 +11,10 @@ and how it is exposed:
 
 `sparse` measures read per-row mappings (time_stats actions, limit log kinds, neighbour message limits) instead
 of fixed columns; their extra label takes the mapping's keys, which the parsers keep bounded.
+
+time_stats actions are exposed as window gauges only, the catalogue's avg and max per window (COL-11, VAL-08):
+the PerfLog of a row is parsed only when a scrape shows its window. Parsing every PerfLog as it is read would
+double the cost of ingesting a row, for counters no chart needs.
 """
 
 from dataclasses import dataclass, field
@@ -142,7 +146,6 @@ MEASURES: tuple[Measure, ...] = (
         "Collation time_stats durations summed per action name per block (numbers in names become N).",
         C,
         labels=("action",),
-        counter=True,
         window=("avg", "max", "sum"),
         sparse="actions",
     ),
@@ -421,7 +424,6 @@ MEASURES: tuple[Measure, ...] = (
         "Validation time_stats durations summed per action name per block (numbers in names become N).",
         V,
         labels=("action",),
-        counter=True,
         window=("avg", "max", "sum"),
         sparse="actions",
     ),

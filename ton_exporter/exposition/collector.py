@@ -12,12 +12,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from ton_exporter.aggregation.block_groups import BlockGroup, Summary, WindowStats
-from ton_exporter.aggregation.columns import EMBEDDED_FIELDS
 from ton_exporter.aggregation.measures import COLLATED, MEASURES, SPARSE_KEYS, VALIDATED, Measure
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.exposition import names
 from ton_exporter.parsers import consensus_events as ce
 from ton_exporter.parsers import record_types
+from ton_exporter.parsers.session_stats import EMBEDDED_FIELDS
 from ton_exporter.sources.file_stats import FileStats
 
 NS = names.NAMESPACE
@@ -157,9 +157,9 @@ def _series(
                 yield key, group.sum[column], summary
         return
     window = stats.sparse[m.sparse] if stats else {}
-    if m.sparse == "actions":
-        for action in sorted(group.action_sum):
-            yield (action,), group.action_sum[action], window.get(action)
+    if m.sparse == "actions":  # window gauges only: see measures.py
+        for action in sorted(window):
+            yield (action,), 0.0, window[action]
     elif m.sparse == "limit_log":
         for kind in SPARSE_KEYS["limit_log"] or ():
             n = group.limit_hits[kind]

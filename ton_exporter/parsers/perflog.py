@@ -6,13 +6,10 @@ replaced by `N` so the set of action names, and with it the label values, stays 
 """
 
 import re
-from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
 
-import orjson
-
-_ENTRY = re.compile(r"\{([^{}:\n]+):(-?[0-9.]+)->(-?[0-9.]+)\((-?[0-9.]+)\)([^}\n]*)\}")
+# {NAME:BEGIN->END(DURATION)[STATUS]}: only the name and the duration are kept.
+_ENTRY = re.compile(r"\{([^{}:\n]+):-?[0-9.]+->-?[0-9.]+\((-?[0-9.]+)\)[^}\n]*\}")
 _TRAILING_NUMBER = re.compile(r"([ #])-?\d+$")
 EMPTY = "{{\n}"
 
@@ -24,7 +21,7 @@ def action_name(raw: str) -> str:
 
 
 def action_durations(perflog: object) -> dict[str, float]:
-    """Sum of finished action durations per normalised action name, in seconds. ValueError if malformed.
+    """Sum of finished action durations per normalised action name, in seconds. ValueError if not a string.
 
     An unfinished action (END = 0, negative duration) is dropped. Entries with an error status still took the time
     they report, so they are kept.
@@ -33,39 +30,9 @@ def action_durations(perflog: object) -> dict[str, float]:
         return {}
     if not isinstance(perflog, str):
         raise ValueError(f"time_stats of type {type(perflog).__name__}")
-    entries = _decode_batch([perflog])
-    if entries is not None:
-        try:
-            return _sum_by_name(entries[0])
-        except (ValueError, TypeError, AttributeError):
-            pass  # not the shape we expected: parse the text itself
-    return _sum_by_name((name, 0.0, 0.0, float(duration)) for name, _b, _e, duration, _s in _ENTRY.findall(perflog))
-
-
-def action_durations_many(perflogs: list[object]) -> tuple[list[dict[str, float]], list[int]]:
-    """`action_durations` of each value, decoding all of them at once when they have the usual form; also the
-    indices of values that could not be parsed (they count as no actions)."""
-    batch = _decode_batch(perflogs)
-    out: list[dict[str, float]] = []
-    failed: list[int] = []
-    for i, perflog in enumerate(perflogs):
-        try:
-            out.append(_sum_by_name(batch[i]) if batch is not None else action_durations(perflog))
-        except (ValueError, TypeError, AttributeError):
-            try:
-                out.append(action_durations(perflog))
-            except ValueError:
-                failed.append(i)
-                out.append({})
-    return out, failed
-
-
-_names: dict[str, str] = {}
-
-
-def _sum_by_name(entries: Iterable[Any]) -> dict[str, float]:
     totals: dict[str, float] = {}
-    for name, _begin, _end, seconds in entries:
+    for name, duration in _ENTRY.findall(perflog):
+        seconds = float(duration)
         if seconds >= 0:
             key = _names.get(name)
             if key is None:
@@ -76,32 +43,4 @@ def _sum_by_name(entries: Iterable[Any]) -> dict[str, float]:
     return totals
 
 
-_SEPARATOR = "\x1e"
-
-
-def _decode_batch(perflogs: list[object]) -> list[Any] | None:
-    """The usual PerfLogs, rewritten with a few C-speed replacements into one JSON document that orjson decodes
-    at once: `{{\n\t{name:b->e(d)}\n\t{...}\n}` becomes `[["name",b,e,d],[...]]`, one list per PerfLog.
-    None if any value is not of that form; entries that decode to an unexpected shape fail later, when unpacked."""
-    try:
-        text = _SEPARATOR.join(perflogs)  # type: ignore[arg-type]  # TypeError unless all are strings
-    except TypeError:
-        return None
-    text = (
-        text.replace(EMPTY, "[]")
-        .replace("{{\n\t{", '[["')
-        .replace("}\n\t{", '],["')
-        .replace("}\n}", "]]")
-        .replace(":", '",')
-        .replace("->", ",")
-        .replace("(", ",")
-        .replace(")", "")
-        .replace(_SEPARATOR, ",")
-    )
-    try:
-        decoded = orjson.loads("[" + text + "]")
-    except orjson.JSONDecodeError:
-        return None
-    if len(decoded) != len(perflogs) or not all(type(entries) is list for entries in decoded):
-        return None
-    return decoded  # type: ignore[no-any-return]
+_names: dict[str, str] = {}

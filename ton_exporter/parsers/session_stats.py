@@ -1,9 +1,10 @@
 """`validatorStats.collatedBlock` and `validatorStats.validatedBlock` records as `BlockRow`s.
 
-A row keeps the record's numbers as one flat tuple (`COLLATED_RAW` / `VALIDATED_RAW` name its positions) and its
-three embedded strings (`work_time_real_stats`, `work_time_cpu_stats`, `time_stats`) unparsed: per line we only
-do what C-level operations can do (`itemgetter`, `map(int, ...)`); the strings are parsed in bulk, and derived
-values computed column by column, when rows are aggregated (aggregation/columns.py).
+A row keeps the record's numbers as one flat tuple (`COLLATED_RAW` / `VALIDATED_RAW` name its positions), read
+with C-level operations (`itemgetter`, `map(int, ...)`), the per-stage work times included, and its PerfLog
+action totals. Values derived from several fields are computed later, column by column (aggregation/columns.py).
+A malformed embedded string (work times, time_stats) costs only its own values: they become NaN, and the
+`FieldErrorSink` hears about it.
 
 Encoding rules (ton-formats.md §0, §2): int64 values arrive as strings; a key missing in an older release becomes
 NaN (absent, never zero); the -1.0 "not measured" sentinels are kept here and skipped by the aggregation.
@@ -16,7 +17,9 @@ import math
 from collections.abc import Callable
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
+
+from ton_exporter.parsers.work_time import COLLATION, VALIDATION, WorkTimeFormat
 
 NAN = math.nan
 _EMPTY: dict[str, Any] = {}
@@ -38,10 +41,16 @@ class BlockRow(NamedTuple):
     workchain: str
     shard: str
     values: tuple[float, ...]
-    texts: tuple[object, object, object]  # work_time_real_stats, work_time_cpu_stats, time_stats (raw)
+    perflog: str | None  # time_stats, parsed only for the windows that are shown (aggregation/block_groups.py)
     msg_limits: list[float]
     limit_log: list[str]
-    origin: object = None  # (FileStats, offset) of the line, for messages about its embedded strings
+
+
+class FieldErrorSink(Protocol):
+    def field_error(self, field: str, offset: int, detail: str) -> None: ...
+
+
+EMBEDDED_FIELDS = ("work_time_real_stats", "work_time_cpu_stats", "time_stats")
 
 
 class _Fields:
@@ -129,11 +138,20 @@ COLLATED_RAW: tuple[str, ...] = (
     "neighbors.max_processed",
 )
 
+
+def _stage_names(prefix: str, fmt: WorkTimeFormat) -> tuple[str, ...]:
+    return tuple(f"{prefix}.{name}" for name in (*fmt.stages, "other"))
+
+
+COLLATED_RAW += (*_stage_names("real", COLLATION), *_stage_names("cpu", COLLATION))
+
 VALIDATED_RAW: tuple[str, ...] = (
     *_VALIDATED_TOP.keys,
     *(f"ssc.{k}" for k in _SSC.keys),
     "invalid",
     "parallel",
+    *_stage_names("real", VALIDATION),
+    *_stage_names("cpu", VALIDATION),
 )
 
 LIMIT_LOG_KINDS: tuple[str, ...] = (
@@ -193,9 +211,40 @@ def _checked(values: tuple[Any, ...], record: str) -> tuple[float, ...]:
     return values
 
 
-def _texts(record: dict[str, Any]) -> tuple[object, object, object]:
-    get = record.get
-    return get("work_time_real_stats"), get("work_time_cpu_stats"), get("time_stats")
+class Embedded:
+    """Reads the embedded fields of one record; a malformed one is reported and counts as absent."""
+
+    __slots__ = ("offset", "sink")
+
+    def __init__(self, sink: FieldErrorSink | None, offset: int) -> None:
+        self.sink = sink
+        self.offset = offset
+
+    def stages(self, record: dict[str, Any], fmt: WorkTimeFormat) -> tuple[float, ...]:
+        get = record.get
+        try:
+            real = fmt.values(get("work_time_real_stats"))
+        except ValueError as e:
+            real = self._failed("work_time_real_stats", e, fmt.absent)
+        try:
+            cpu = fmt.values(get("work_time_cpu_stats"))
+        except ValueError as e:
+            cpu = self._failed("work_time_cpu_stats", e, fmt.absent)
+        return real + cpu
+
+    def perflog(self, record: dict[str, Any]) -> str | None:
+        value = record.get("time_stats")
+        if value is None or type(value) is str:
+            return value
+        return self._failed("time_stats", ValueError(f"of type {type(value).__name__}"), None)  # type: ignore[no-any-return]
+
+    def _failed(self, field: str, error: ValueError, absent: Any) -> Any:
+        if self.sink is not None:
+            self.sink.field_error(field, self.offset, f"{error}; its values are left out")
+        return absent
+
+
+_NO_SINK = Embedded(None, 0)
 
 
 def _neighbors(block_stats: dict[str, Any]) -> tuple[tuple[float, float, float, float], list[float]]:
@@ -233,7 +282,7 @@ def _limit_log(text: object) -> list[str]:
     return kinds
 
 
-def collated_row(record: dict[str, Any], origin: object = None) -> BlockRow:
+def collated_row(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
     t, workchain, shard = _block_identity(record, "collated_at")
     get = record.get
     limits = get("block_limits") or _EMPTY
@@ -249,16 +298,16 @@ def collated_row(record: dict[str, Any], origin: object = None) -> BlockRow:
             + _QUEUES(stats)
             + _SSC(get("storage_stat_cache") or _EMPTY)
             + (shards, *neighbors)
+            + embedded.stages(record, COLLATION)
         )
         limit_log = _limit_log(limits.get("limits_log"))
     except (TypeError, AttributeError) as e:
         raise RecordError("bad_field", f"collatedBlock: {e}") from None
-    return BlockRow(
-        t, workchain, shard, _checked(values, "collatedBlock"), _texts(record), msg_limits, limit_log, origin
-    )
+    checked = _checked(values, "collatedBlock")
+    return BlockRow(t, workchain, shard, checked, embedded.perflog(record), msg_limits, limit_log)
 
 
-def validated_row(record: dict[str, Any], origin: object = None) -> BlockRow:
+def validated_row(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
     t, workchain, shard = _block_identity(record, "validated_at")
     valid = record.get("valid")
     if type(valid) is not bool:
@@ -268,7 +317,9 @@ def validated_row(record: dict[str, Any], origin: object = None) -> BlockRow:
             _VALIDATED_TOP(record)
             + _SSC(record.get("storage_stat_cache") or _EMPTY)
             + (0 if valid else 1, 1 if record.get("parallel_accounts_validation") is True else 0)
+            + embedded.stages(record, VALIDATION)
         )
     except (TypeError, AttributeError) as e:
         raise RecordError("bad_field", f"validatedBlock: {e}") from None
-    return BlockRow(t, workchain, shard, _checked(values, "validatedBlock"), _texts(record), [], [], origin)
+    checked = _checked(values, "validatedBlock")
+    return BlockRow(t, workchain, shard, checked, embedded.perflog(record), [], [])

@@ -8,15 +8,10 @@ carry is NaN (absent, not zero); an unknown key is not lost, it falls into `othe
 """
 
 import math
-import re
 from collections.abc import Iterable, Mapping
-
-import orjson
 
 NAN = math.nan
 _HUGE = 1e15
-_loads = orjson.loads
-_JSONDecodeError = orjson.JSONDecodeError
 
 # Master's order first (the writer's order, which the fast path relies on), then keys of older releases.
 COLLATION_STAGES: tuple[str, ...] = (
@@ -66,73 +61,39 @@ _VALIDATION_MASTER = 19
 class WorkTimeFormat:
     """One flavour (collation or validation) of the work-time breakdown.
 
-    `parse_many` turns the strings of many rows into columns: the stages in `self.stages` order, then `other`.
-    When every string has the current engine's exact form (the usual case), that takes a handful of whole-text
-    operations (one split of the whole batch, one comparison of all its keys, one orjson decode of all the
-    numbers); otherwise each value is parsed by key on its own.
+    `values` turns one value into the stages in `self.stages` order, then `other`. The usual value is an object
+    with exactly the current engine's keys in its order (line_rewrite.py made it one); its numbers are taken as
+    they are. Strings and any other key set are parsed by key.
     """
 
     def __init__(self, stages: tuple[str, ...], current: int) -> None:
         self.stages = stages
         self.width = len(stages) + 1
-        self._current = current
-        self._keys = ["total", *stages[:current]]
+        self._current_keys = ("total", *stages[:current])
+        self._missing = (NAN,) * (len(stages) - current)
         self._index = {name: i for i, name in enumerate(stages)}
+        self.absent = (NAN,) * self.width
 
-    def parse_many(self, values: list[object]) -> tuple[list[list[float]], list[int]]:
-        """Columns (stages..., other) for `values`, and the indices of values that could not be parsed (their
-        row gets NaN everywhere)."""
-        columns = self._parse_batch(values)
-        if columns is not None:
-            return columns, []
-        rows: list[list[float]] = []
-        failed: list[int] = []
-        absent = [NAN] * self.width
-        for i, value in enumerate(values):
+    def values(self, value: object) -> tuple[float, ...]:
+        """Stage seconds, then `other` = total - known stages. ValueError if malformed."""
+        if type(value) is dict and tuple(value) == self._current_keys:
+            numbers = tuple(value.values())
             try:
-                rows.append(self.parse(value))
-            except ValueError:
-                failed.append(i)
-                rows.append(absent)
-        return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(self.width)], failed
-
-    def _parse_batch(self, values: list[object]) -> list[list[float]] | None:
-        try:
-            text = "\n".join(values) + "\n"  # type: ignore[arg-type]  # TypeError unless all are strings
-        except TypeError:
-            return None
-        if not values:
-            return None
-        # "k=v k=v\nk=v ..." -> [k, v, k, v, ...]: the keys must be exactly the current engine's, in its order
-        parts = text.replace(" ", "=").replace("\n", "=").split("=")
-        del parts[-1]
-        if parts[0::2] != self._keys * len(values):
-            return None
-        numbers = parts[1::2]
-        try:
-            flat: list[float] = _loads("[" + ",".join(numbers) + "]")
-        except _JSONDecodeError:
-            return None
-        step = self._current + 1
-        totals = flat[0::step]
-        stages = [flat[j::step] for j in range(1, step)]
-        other = [round(t - s, 6) for t, s in zip(totals, map(sum, zip(*stages, strict=True)), strict=True)]
-        if not -_HUGE < sum(other) < _HUGE:
-            return None
-        missing = [[NAN] * len(values) for _ in range(len(self.stages) - self._current)]
-        return [*stages, *missing, [x if x > 0 else 0.0 for x in other]]
-
-    def parse(self, value: object) -> list[float]:
-        """One value: stage seconds in `self.stages` order, then `other`. ValueError if malformed."""
+                other = round(2 * numbers[0] - sum(numbers), 6)  # total - sum of the stages
+            except TypeError:
+                raise ValueError("work time stats with a non-numeric value") from None
+            if not -_HUGE < other < _HUGE:
+                raise ValueError("work time stats not finite")
+            return numbers[1:] + self._missing + (other if other > 0 else 0.0,)
         if isinstance(value, str):
             return self._from_pairs(_split_pairs(value))
         if isinstance(value, Mapping):
             return self._from_pairs((k, _number(v)) for k, v in value.items() if k != "@type")
         if value is None:
-            return [NAN] * self.width
+            return self.absent
         raise ValueError(f"work time stats of type {type(value).__name__}")
 
-    def _from_pairs(self, pairs: Iterable[tuple[str, float]]) -> list[float]:
+    def _from_pairs(self, pairs: Iterable[tuple[str, float]]) -> tuple[float, ...]:
         stages = [NAN] * len(self.stages)
         total = NAN
         for key, seconds in pairs:
@@ -145,7 +106,7 @@ class WorkTimeFormat:
         known = math.fsum(s for s in stages if s == s)
         if not -_HUGE < known < _HUGE or total in (math.inf, -math.inf):
             raise ValueError("work time stats not finite")
-        return [*stages, max(round(total - known, 6), 0.0) if total == total else NAN]
+        return (*stages, max(round(total - known, 6), 0.0) if total == total else NAN)
 
 
 def _split_pairs(text: str) -> Iterable[tuple[str, float]]:
@@ -159,7 +120,10 @@ def _split_pairs(text: str) -> Iterable[tuple[str, float]]:
 def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"work time value of type {type(value).__name__}")
-    return float(value)
+    number = float(value)
+    if not -_HUGE < number < _HUGE:
+        raise ValueError("work time stats not finite")
+    return number
 
 
 COLLATION = WorkTimeFormat(COLLATION_STAGES, _COLLATION_MASTER)
