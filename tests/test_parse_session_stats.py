@@ -14,8 +14,17 @@ import pytest
 from tests.conftest import real_lines
 from ton_exporter.aggregation.columns import Columns, collated_columns, validated_columns
 from ton_exporter.parsers import consensus_events, record_types
+from ton_exporter.parsers.line_rewrite import rewrite
 from ton_exporter.parsers.perflog import action_durations
-from ton_exporter.parsers.session_stats import COLLATED_RAW, VALIDATED_RAW, RecordError, collated_row, validated_row
+from ton_exporter.parsers.session_stats import (
+    COLLATED_RAW,
+    VALIDATED_RAW,
+    RecordError,
+    collated_row,
+    collated_row_general,
+    validated_row,
+    validated_row_general,
+)
 
 
 def parse_all(node: int) -> dict[str, list[Any]]:
@@ -204,3 +213,31 @@ def test_consensus_sessions_identified_from_their_first_batch() -> None:
     assert sum(events.values()) == 475
     assert events[consensus_events.BLOCK_ACCEPTED] == 52
     assert events[consensus_events.COLLATE_STARTED] == 29
+
+
+@pytest.mark.parametrize("node", [1, 2])
+def test_fast_and_general_readers_agree_on_every_real_row(node: int) -> None:
+    compared = 0
+    for line in real_lines(node):
+        for record in (orjson.loads(line), orjson.loads(rewrite(line) or line)):
+            kind = record["@type"]
+            if kind == record_types.COLLATED_BLOCK:
+                fast, general = collated_row(record), collated_row_general(record)
+                columns = collated_columns
+            elif kind == record_types.VALIDATED_BLOCK:
+                fast, general = validated_row(record), validated_row_general(record)
+                columns = validated_columns
+            else:
+                continue
+            fast_values, general_values = first(columns([fast])), first(columns([general]))
+            assert fast_values == pytest.approx(general_values, nan_ok=True, abs=1e-12)
+            assert (fast.time, fast.workchain, fast.shard, fast.perflog) == (
+                general.time,
+                general.workchain,
+                general.shard,
+                general.perflog,
+            )
+            assert list(fast.msg_limits) == list(general.msg_limits)
+            assert list(fast.limit_log) == list(general.limit_log)
+            compared += 1
+    assert compared == 2 * (92 if node == 1 else 88)

@@ -9,7 +9,9 @@ import math
 from collections.abc import Sequence
 from operator import sub
 
-from ton_exporter.parsers.session_stats import COLLATED_RAW, VALIDATED_RAW, BlockRow
+import orjson
+
+from ton_exporter.parsers.session_stats import COLLATED_RAW, INT64_COLLATED, INT64_VALIDATED, VALIDATED_RAW, BlockRow
 
 NAN = math.nan
 
@@ -38,23 +40,33 @@ VALIDATED_COLUMNS: tuple[str, ...] = (
 class Columns:
     """Named columns of a batch of rows."""
 
-    def __init__(self, rows: Sequence[BlockRow], raw_names: tuple[str, ...]) -> None:
+    def __init__(self, rows: Sequence[BlockRow], raw_names: tuple[str, ...], int64: tuple[str, ...]) -> None:
         self.length = len(rows)
         self.data: dict[str, Column] = (
             dict(zip(raw_names, zip(*[r.values for r in rows], strict=True), strict=True))
             if rows
             else dict.fromkeys(raw_names, ())
         )
+        for name in int64:
+            self.data[name] = _integers(self.data[name])
 
     def __getitem__(self, name: str) -> Column:
         return self.data[name]
 
 
+def _integers(column: Column) -> Column:
+    """A column of int64 values, as decimal strings from the fast readers or numbers from the general ones."""
+    try:  # all strings of digits (the fast readers checked them): one orjson call converts them all
+        return orjson.loads("[" + ",".join(column) + "]")  # type: ignore[arg-type, no-any-return]
+    except TypeError:
+        return [int(v) if type(v) is str else v for v in column]
+
+
 def collated_columns(rows: Sequence[BlockRow]) -> Columns:
-    cols = Columns(rows, COLLATED_RAW)
+    cols = Columns(rows, COLLATED_RAW, INT64_COLLATED)
     data = cols.data
     data["other_wait_time"] = [
-        _positive(round(t - w - (x if x == x else 0.0), 6))
+        _positive(t - w - (x if x == x else 0.0))
         for t, w, x in zip(data["total_time"], data["work_time"], data["wait_externals_time"], strict=True)
     ]
     data["retry"] = [1 if a > 0 else 0 for a in data["attempt"]]
@@ -65,16 +77,14 @@ def collated_columns(rows: Sequence[BlockRow]) -> Columns:
 
 
 def validated_columns(rows: Sequence[BlockRow]) -> Columns:
-    cols = Columns(rows, VALIDATED_RAW)
+    cols = Columns(rows, VALIDATED_RAW, INT64_VALIDATED)
     data = cols.data
     # ton-formats.md §3.4: actual_time is 0 when it was not computed; work_time stands in for it then.
     actual = [w if a == 0 else a for a, w in zip(data["actual_time"], data["work_time"], strict=True)]
     data["actual_time"] = actual
     data["actual_time.parallel"] = [a if p else NAN for a, p in zip(actual, data["parallel"], strict=True)]
     data["actual_time.singlethread"] = [NAN if p else a for a, p in zip(actual, data["parallel"], strict=True)]
-    data["other_wait_time"] = [
-        _positive(round(t - w, 6)) for t, w in zip(data["total_time"], data["work_time"], strict=True)
-    ]
+    data["other_wait_time"] = [_positive(t - w) for t, w in zip(data["total_time"], data["work_time"], strict=True)]
     return cols
 
 

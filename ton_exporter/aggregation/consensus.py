@@ -4,8 +4,8 @@ A batch carries its session id, never the workchain: that comes from the session
 which only its first batch has, so sessions are remembered across lines. Events of a session whose first batch
 was never read are counted under workchain and shard "unknown", and the session is counted as unidentified.
 
-A batch is tallied with whole-list operations when it is well formed and falls in one 60 s window (almost every
-batch: they span about 5 s); otherwise event by event, counting and skipping malformed events.
+A batch is tallied with whole-list operations when it is well formed and falls in one 60 s window (almost
+every batch: they span about 5 s); otherwise event by event, counting and skipping malformed events.
 """
 
 import math
@@ -120,27 +120,23 @@ def _window_key(kind: str, vote: str | None) -> str | None:
 def _tally_at_once(events: list[Any]) -> Tally | None:
     """None when anything is off (a malformed event, events in two windows): the careful path then runs."""
     try:
-        kinds = [e["event"]["@type"] for e in events]
+        inner = [e["event"] for e in events]
+        kinds = [e["@type"] for e in inner]
         stamps = [e["ts"] for e in events]
         first, newest = min(stamps), max(stamps)
         if type(first) is bool or not 0 < first <= newest < math.inf or first // 60 != newest // 60:
             return None
-        vote_types = ce.VOTE_TYPES
-        votes = Counter(
-            [
-                (kind, vote_types.get(e["event"]["vote"]["@type"], ce.UNKNOWN))
-                for kind, e in zip(kinds, events, strict=True)
-                if kind in _VOTE_EVENTS
-            ]
-        )
-        tally = Tally(Counter(kinds), votes, {}, float(newest))
+        votes_raw = Counter([(k, e["vote"]["@type"]) for k, e in zip(kinds, inner, strict=True) if k in _VOTE_EVENTS])
+        tally = Tally(Counter(kinds), Counter(), {}, float(newest))
     except (KeyError, TypeError, ValueError):
         return None
     counts: Counter[str] = Counter()
     accepted = tally.kinds.get(ce.BLOCK_ACCEPTED, 0)
     if accepted:
         counts["accepted"] = accepted
-    for (kind, vote), n in votes.items():
+    for (kind, raw_vote), n in votes_raw.items():
+        vote = ce.VOTE_TYPES.get(raw_vote, ce.UNKNOWN) if type(raw_vote) is str else ce.UNKNOWN
+        tally.votes[(kind, vote)] += n
         counts[("vote:" if kind == ce.VOTED else "cert:") + vote] += n
     tally.windows[int(first // 60) * 60] = counts
     return tally

@@ -11,10 +11,15 @@ NaN (absent, never zero); the -1.0 "not measured" sentinels are kept here and sk
 
 A row without its identity (block id, event time, total times) raises `RecordError("missing_field")`; a value of
 the wrong JSON type raises `RecordError("bad_field")`. Either way the line is rejected as a whole and counted.
+
+Each kind has two readers: a fast one for records of the current engine's exact shape (a handful of C-level
+calls, no per-field Python code), and a general one for anything else (older releases, missing keys, malformed
+values), which also says what is wrong. Any surprise in the fast reader hands the record to the general one;
+tests check that both agree on every real line.
 """
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
@@ -42,8 +47,8 @@ class BlockRow(NamedTuple):
     shard: str
     values: tuple[float, ...]
     perflog: str | None  # time_stats, parsed only for the windows that are shown (aggregation/block_groups.py)
-    msg_limits: list[float]
-    limit_log: list[str]
+    msg_limits: Sequence[float]
+    limit_log: Sequence[str]
 
 
 class FieldErrorSink(Protocol):
@@ -128,9 +133,6 @@ COLLATED_RAW: tuple[str, ...] = (
     *(f"ext_msgs.{k.removeprefix('ext_msgs_')}" for k in _EXT.keys),
     "transactions",
     "queue.cleaned",
-    "queue.old_size",
-    "queue.new_size",
-    *(f"ssc.{k}" for k in _SSC.keys),
     "shards",
     "neighbors.processed",
     "neighbors.skipped",
@@ -143,15 +145,20 @@ def _stage_names(prefix: str, fmt: WorkTimeFormat) -> tuple[str, ...]:
     return tuple(f"{prefix}.{name}" for name in (*fmt.stages, "other"))
 
 
-COLLATED_RAW += (*_stage_names("real", COLLATION), *_stage_names("cpu", COLLATION))
+# TL `long` values come last in a row: the fast readers keep them as the decimal strings they arrive as, and
+# aggregation/columns.py converts whole columns of them at once.
+INT64_COLLATED = ("queue.old_size", "queue.new_size", *(f"ssc.{k}" for k in _SSC.keys))
+INT64_VALIDATED = tuple(f"ssc.{k}" for k in _SSC.keys)
+
+COLLATED_RAW += (*_stage_names("real", COLLATION), *_stage_names("cpu", COLLATION), *INT64_COLLATED)
 
 VALIDATED_RAW: tuple[str, ...] = (
     *_VALIDATED_TOP.keys,
-    *(f"ssc.{k}" for k in _SSC.keys),
     "invalid",
     "parallel",
     *_stage_names("real", VALIDATION),
     *_stage_names("cpu", VALIDATION),
+    *INT64_VALIDATED,
 )
 
 LIMIT_LOG_KINDS: tuple[str, ...] = (
@@ -282,7 +289,7 @@ def _limit_log(text: object) -> list[str]:
     return kinds
 
 
-def collated_row(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
+def collated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
     t, workchain, shard = _block_identity(record, "collated_at")
     get = record.get
     limits = get("block_limits") or _EMPTY
@@ -295,10 +302,10 @@ def collated_row(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> Block
             + _LIMITS(limits)
             + _EXT(stats.get("ext_msgs") or _EMPTY)
             + _BLOCK_STATS(stats)
-            + _QUEUES(stats)
-            + _SSC(get("storage_stat_cache") or _EMPTY)
             + (shards, *neighbors)
             + embedded.stages(record, COLLATION)
+            + _QUEUES(stats)
+            + _SSC(get("storage_stat_cache") or _EMPTY)
         )
         limit_log = _limit_log(limits.get("limits_log"))
     except (TypeError, AttributeError) as e:
@@ -307,7 +314,7 @@ def collated_row(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> Block
     return BlockRow(t, workchain, shard, checked, embedded.perflog(record), msg_limits, limit_log)
 
 
-def validated_row(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
+def validated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
     t, workchain, shard = _block_identity(record, "validated_at")
     valid = record.get("valid")
     if type(valid) is not bool:
@@ -315,11 +322,124 @@ def validated_row(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> Bloc
     try:
         values = (
             _VALIDATED_TOP(record)
-            + _SSC(record.get("storage_stat_cache") or _EMPTY)
             + (0 if valid else 1, 1 if record.get("parallel_accounts_validation") is True else 0)
             + embedded.stages(record, VALIDATION)
+            + _SSC(record.get("storage_stat_cache") or _EMPTY)
         )
     except (TypeError, AttributeError) as e:
         raise RecordError("bad_field", f"validatedBlock: {e}") from None
     checked = _checked(values, "validatedBlock")
     return BlockRow(t, workchain, shard, checked, embedded.perflog(record), [], [])
+
+
+# --- the fast readers
+
+_new_row = tuple.__new__
+_labels_cache: dict[tuple[Any, Any], tuple[str, str]] = {}
+_neighbor_fields = itemgetter("processed_msgs", "skipped_msgs", "limit_reached", "msg_limit")
+_collated_top = itemgetter(*_COLLATED_TOP.keys)
+_limits = itemgetter(*_LIMITS.keys)
+_ext = itemgetter(*_EXT.keys)
+_block_stats = itemgetter(*_BLOCK_STATS.keys)
+_queues = itemgetter(*_QUEUES.keys)
+_ssc = itemgetter(*_SSC.keys)
+_validated_top = itemgetter(*_VALIDATED_TOP.keys)
+_collation_stages = COLLATION.values
+_validation_stages = VALIDATION.values
+
+
+class _IrregularError(Exception):
+    """The record is not of the current engine's exact shape: the general reader takes it."""
+
+
+def _decimal_strings(strings: tuple[Any, ...]) -> tuple[Any, ...]:
+    """int64 values as they arrive, checked to be non-empty strings of ASCII digits (negative ones take the
+    general reader, which converts them one by one)."""
+    joined = "".join(strings)
+    if not (joined.isascii() and joined.isdigit()) or "" in strings:
+        raise _IrregularError
+    return strings
+
+
+def _labels(workchain: Any, shard: Any) -> tuple[str, str]:
+    key = (workchain, shard)
+    labels = _labels_cache.get(key)
+    if labels is None:
+        labels = (workchain_label(workchain), shard_hex(shard))
+        if len(_labels_cache) < 4096:
+            _labels_cache[key] = labels
+    return labels
+
+
+def _fast_collated(record: dict[str, Any]) -> BlockRow:
+    block_id = record["block_id"]
+    key = (block_id["workchain"], block_id["shard"])
+    workchain, shard = _labels_cache.get(key) or _labels(*key)
+    t = record["collated_at"]
+    perflog = record["time_stats"]
+    if type(t) is not float or not 0 < t < math.inf or type(perflog) is not str:
+        raise _IrregularError
+    limits = record["block_limits"]
+    stats = record["block_stats"]
+    processed = skipped = reached = 0
+    most: float = NAN
+    applied = []
+    for count, skip, limit_reached, msg_limit in map(_neighbor_fields, stats["neighbors"]):
+        processed += count
+        skipped += skip
+        if limit_reached:
+            reached = 1
+        if not count <= most:  # also true while `most` is NaN
+            most = count
+        if msg_limit >= 0:
+            applied.append(msg_limit)
+    numbers = (
+        _collated_top(record)
+        + _limits(limits)
+        + _ext(stats["ext_msgs"])
+        + _block_stats(stats)
+        + (len(stats["shard_configuration"]) if workchain == "-1" else NAN, processed, skipped, reached, most)
+        + _collation_stages(record["work_time_real_stats"])
+        + _collation_stages(record["work_time_cpu_stats"])
+    )
+    sum(numbers)  # TypeError unless every value is a number
+    values = numbers + _decimal_strings(_queues(stats) + _ssc(record["storage_stat_cache"]))
+    log = limits["limits_log"]
+    return _new_row(BlockRow, (t, workchain, shard, values, perflog, applied, _limit_log(log) if log else ()))  # type: ignore[no-any-return]
+
+
+def _fast_validated(record: dict[str, Any]) -> BlockRow:
+    block_id = record["block_id"]
+    key = (block_id["workchain"], block_id["shard"])
+    workchain, shard = _labels_cache.get(key) or _labels(*key)
+    t = record["validated_at"]
+    perflog = record["time_stats"]
+    valid = record["valid"]
+    if type(t) is not float or not 0 < t < math.inf or type(perflog) is not str or type(valid) is not bool:
+        raise _IrregularError
+    numbers = (
+        _validated_top(record)
+        + (0 if valid else 1, 1 if record["parallel_accounts_validation"] is True else 0)
+        + _validation_stages(record["work_time_real_stats"])
+        + _validation_stages(record["work_time_cpu_stats"])
+    )
+    sum(numbers)
+    values = numbers + _decimal_strings(_ssc(record["storage_stat_cache"]))
+    return _new_row(BlockRow, (t, workchain, shard, values, perflog, (), ()))  # type: ignore[no-any-return]
+
+
+_SURPRISES = (KeyError, TypeError, ValueError, AttributeError, RecordError, _IrregularError)
+
+
+def collated_row(record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0) -> BlockRow:
+    try:
+        return _fast_collated(record)
+    except _SURPRISES:
+        return collated_row_general(record, Embedded(sink, offset))
+
+
+def validated_row(record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0) -> BlockRow:
+    try:
+        return _fast_validated(record)
+    except _SURPRISES:
+        return validated_row_general(record, Embedded(sink, offset))

@@ -61,30 +61,29 @@ _VALIDATION_MASTER = 19
 class WorkTimeFormat:
     """One flavour (collation or validation) of the work-time breakdown.
 
-    `values` turns one value into the stages in `self.stages` order, then `other`. The usual value is an object
-    with exactly the current engine's keys in its order (line_rewrite.py made it one); its numbers are taken as
-    they are. Strings and any other key set are parsed by key.
+    `values` turns one value into the stages in `self.stages` order, then `other`. The usual value is the list
+    of numbers line_rewrite.py made of a string with exactly the current engine's keys (`current_keys`), taken as
+    it is. Strings with other keys and the older object form are parsed key by key.
     """
 
     def __init__(self, stages: tuple[str, ...], current: int) -> None:
         self.stages = stages
         self.width = len(stages) + 1
-        self._current_keys = ("total", *stages[:current])
+        self.current_keys = ("total", *stages[:current])
         self._missing = (NAN,) * (len(stages) - current)
         self._index = {name: i for i, name in enumerate(stages)}
         self.absent = (NAN,) * self.width
 
     def values(self, value: object) -> tuple[float, ...]:
         """Stage seconds, then `other` = total - known stages. ValueError if malformed."""
-        if type(value) is dict and tuple(value) == self._current_keys:
-            numbers = tuple(value.values())
+        if type(value) is list and len(value) == len(self.current_keys):
             try:
-                other = round(2 * numbers[0] - sum(numbers), 6)  # total - sum of the stages
+                other = 2 * value[0] - sum(value)  # total - sum of the stages
             except TypeError:
                 raise ValueError("work time stats with a non-numeric value") from None
             if not -_HUGE < other < _HUGE:
                 raise ValueError("work time stats not finite")
-            return numbers[1:] + self._missing + (other if other > 0 else 0.0,)
+            return (*value[1:], *self._missing, other if other > 0 else 0.0)
         if isinstance(value, str):
             return self._from_pairs(_split_pairs(value))
         if isinstance(value, Mapping):
@@ -106,7 +105,7 @@ class WorkTimeFormat:
         known = math.fsum(s for s in stages if s == s)
         if not -_HUGE < known < _HUGE or total in (math.inf, -math.inf):
             raise ValueError("work time stats not finite")
-        return (*stages, max(round(total - known, 6), 0.0) if total == total else NAN)
+        return (*stages, max(total - known, 0.0) if total == total else NAN)
 
 
 def _split_pairs(text: str) -> Iterable[tuple[str, float]]:
