@@ -54,12 +54,12 @@ class Columns:
         return self.data[name]
 
 
-def _integers(column: Column) -> Column:
+def _integers(column: Sequence[float | str]) -> Column:
     """A column of int64 values, as decimal strings from the fast readers or numbers from the general ones."""
     try:  # all strings of digits (the fast readers checked them): one orjson call converts them all
         return orjson.loads("[" + ",".join(column) + "]")  # type: ignore[arg-type, no-any-return]
     except TypeError:
-        return [int(v) if type(v) is str else v for v in column]
+        return [int(v) if isinstance(v, str) else v for v in column]
 
 
 def collated_columns(rows: Sequence[BlockRow]) -> Columns:

@@ -405,7 +405,7 @@ def _fast_collated(record: dict[str, Any]) -> BlockRow:
     sum(numbers)  # TypeError unless every value is a number
     values = numbers + _decimal_strings(_queues(stats) + _ssc(record["storage_stat_cache"]))
     log = limits["limits_log"]
-    return _new_row(BlockRow, (t, workchain, shard, values, perflog, applied, _limit_log(log) if log else ()))  # type: ignore[no-any-return]
+    return _new_row(BlockRow, (t, workchain, shard, values, perflog, applied, _limit_log(log) if log else ()))
 
 
 def _fast_validated(record: dict[str, Any]) -> BlockRow:
@@ -425,7 +425,7 @@ def _fast_validated(record: dict[str, Any]) -> BlockRow:
     )
     sum(numbers)
     values = numbers + _decimal_strings(_ssc(record["storage_stat_cache"]))
-    return _new_row(BlockRow, (t, workchain, shard, values, perflog, (), ()))  # type: ignore[no-any-return]
+    return _new_row(BlockRow, (t, workchain, shard, values, perflog, (), ()))
 
 
 _SURPRISES = (KeyError, TypeError, ValueError, AttributeError, RecordError, _IrregularError)
