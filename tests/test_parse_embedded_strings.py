@@ -6,10 +6,10 @@ import orjson
 import pytest
 
 from tests.conftest import real_lines
-from ton_exporter.parsers.line_rewrite import rewrite
 from ton_exporter.parsers.perflog import action_durations, action_name
 from ton_exporter.parsers.session_stats import COLLATED_RAW, VALIDATED_RAW, collated_row, validated_row
 from ton_exporter.parsers.work_time import COLLATION, COLLATION_STAGES, VALIDATION, VALIDATION_STAGES
+from ton_exporter.parsers.work_time_arrays import decode_work_times
 from ton_exporter.pipeline import _decode
 
 
@@ -77,32 +77,30 @@ class TestWorkTime:
             VALIDATION.values(bad)
 
 
-class TestLineRewrite:
-    """The rewrite that lets orjson decode the embedded strings is an optimisation: rows come out the same."""
+class TestWorkTimeArrays:
+    """Decoding work times with orjson (work_time_arrays.py) is an optimisation: rows come out the same."""
 
     @pytest.mark.parametrize("node", [1, 2])
     def test_every_real_row_parses_the_same_both_ways(self, node: int) -> None:
+        parse = {"validatorStats.collatedBlock": collated_row, "validatorStats.validatedBlock": validated_row}
         compared = 0
         for line in real_lines(node):
-            record = orjson.loads(line)
-            parse = {"validatorStats.collatedBlock": collated_row, "validatorStats.validatedBlock": validated_row}
-            if record["@type"] not in parse:
-                assert rewrite(line) is None or orjson.loads(rewrite(line) or b"") is not None
+            plain, fast = orjson.loads(line), _decode(line)
+            if plain["@type"] not in parse:
+                assert fast == plain
                 continue
-            rewritten = orjson.loads(rewrite(line) or b"")
-            assert isinstance(rewritten["work_time_real_stats"], list)
-            assert isinstance(rewritten["work_time_cpu_stats"], list)
-            slow, fast = parse[record["@type"]](record), parse[record["@type"]](rewritten)
-            assert fast.perflog == slow.perflog
-            assert fast.values == pytest.approx(slow.values, nan_ok=True, abs=1e-12)
+            assert isinstance(fast["work_time_real_stats"], list)
+            assert isinstance(fast["work_time_cpu_stats"], list)
+            slow_row, fast_row = parse[plain["@type"]](plain), parse[plain["@type"]](fast)
+            assert fast_row.perflog == slow_row.perflog
+            assert fast_row.values == pytest.approx(slow_row.values, nan_ok=True, abs=1e-12)
             compared += 1
         assert compared == (92 if node == 1 else 88)
 
     def test_other_key_sets_stay_strings_and_are_parsed_by_key(self) -> None:
         record = orjson.loads(real_lines(1)[0])
         record["work_time_real_stats"] = "total=0.5 trx_tvm=1e-3 preinit=NaN"
-        line = orjson.dumps(record)
-        decoded = orjson.loads(rewrite(line) or b"")
+        decoded = _decode(orjson.dumps(record))
         assert decoded["work_time_real_stats"] == record["work_time_real_stats"]
         assert isinstance(decoded["work_time_cpu_stats"], list)
         values = collated_row(decoded).values
@@ -110,18 +108,17 @@ class TestLineRewrite:
         assert values[COLLATED_RAW.index("real.trx_tvm")] == 0.001
         assert values[COLLATED_RAW.index("real.other")] == 0.499
 
-    def test_a_value_that_does_not_decode_sends_the_line_down_the_slow_path(self) -> None:
+    def test_a_value_that_does_not_decode_stays_a_string(self) -> None:
         record = orjson.loads(real_lines(1)[1])  # a validatedBlock
         record["work_time_real_stats"] = record["work_time_real_stats"].replace("total=0.002940", "total=0.00.2940")
-        line = orjson.dumps(record)
-        with pytest.raises(orjson.JSONDecodeError):
-            orjson.loads(rewrite(line) or b"")
-        decoded = _decode(line)  # as written: both work times stay strings
+        decoded = _decode(orjson.dumps(record))
         assert decoded["work_time_real_stats"].startswith("total=0.00.2940")
-        assert isinstance(decoded["work_time_cpu_stats"], str)
+        assert isinstance(decoded["work_time_cpu_stats"], list)
         row = validated_row(decoded)
         assert math.isnan(row.values[VALIDATED_RAW.index("real.trx_tvm")])  # malformed: left out
         assert row.values[VALIDATED_RAW.index("cpu.trx_tvm")] == 0.000129
 
-    def test_lines_without_embedded_strings_are_left_alone(self) -> None:
-        assert rewrite(b'{"@type":"validatorStats.validatedBlock","x":1}') is None
+    def test_records_without_work_times_are_left_alone(self) -> None:
+        record = {"@type": "validatorStats.validatedBlock", "x": 1}
+        decode_work_times(b'{"@type":"validatorStats.validatedBlock","x":1}', record)
+        assert record == {"@type": "validatorStats.validatedBlock", "x": 1}

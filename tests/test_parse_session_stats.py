@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import real_lines
 from ton_exporter.aggregation.columns import Columns, collated_columns, validated_columns
 from ton_exporter.parsers import consensus_events, record_types
-from ton_exporter.parsers.line_rewrite import rewrite
 from ton_exporter.parsers.perflog import action_durations
 from ton_exporter.parsers.session_stats import (
     COLLATED_RAW,
@@ -25,6 +24,7 @@ from ton_exporter.parsers.session_stats import (
     validated_row,
     validated_row_general,
 )
+from ton_exporter.pipeline import _decode
 
 
 def parse_all(node: int) -> dict[str, list[Any]]:
@@ -219,7 +219,7 @@ def test_consensus_sessions_identified_from_their_first_batch() -> None:
 def test_fast_and_general_readers_agree_on_every_real_row(node: int) -> None:
     compared = 0
     for line in real_lines(node):
-        for record in (orjson.loads(line), orjson.loads(rewrite(line) or line)):
+        for record in (orjson.loads(line), _decode(line)):
             kind = record["@type"]
             if kind == record_types.COLLATED_BLOCK:
                 fast, general = collated_row(record), collated_row_general(record)

@@ -13,8 +13,8 @@ import orjson
 from ton_exporter.aggregation.measures import COLLATED, VALIDATED
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.parsers import consensus_events, record_types
-from ton_exporter.parsers.line_rewrite import BLOCK_ROW_PREFIX, rewrite
 from ton_exporter.parsers.session_stats import RecordError, collated_row, validated_row
+from ton_exporter.parsers.work_time_arrays import BLOCK_ROW_PREFIX, decode_work_times
 from ton_exporter.sources.file_stats import FileStats
 
 _loads = orjson.loads
@@ -94,15 +94,11 @@ class SessionStatsPipeline:
 
 
 def _decode(line: bytes) -> Any:
-    """Decode a line; block rows with their embedded strings rewritten to JSON first (see line_rewrite.py)."""
-    if line.startswith(BLOCK_ROW_PREFIX):
-        rewritten = rewrite(line)
-        if rewritten is not None:
-            try:
-                return _loads(rewritten)
-            except _JSONDecodeError:
-                pass  # an unusual embedded string: decode the line as written
-    return _loads(line)
+    """Decode a line, and the work-time strings of a block row with it (see work_time_arrays.py)."""
+    record = _loads(line)
+    if line.startswith(BLOCK_ROW_PREFIX) and type(record) is dict:
+        decode_work_times(line, record)
+    return record
 
 
 def _decode_failure(line: bytes) -> str:

@@ -120,13 +120,14 @@ def _window_key(kind: str, vote: str | None) -> str | None:
 def _tally_at_once(events: list[Any]) -> Tally | None:
     """None when anything is off (a malformed event, events in two windows): the careful path then runs."""
     try:
-        inner = [e["event"] for e in events]
-        kinds = [e["@type"] for e in inner]
+        kinds = [e["event"]["@type"] for e in events]
         stamps = [e["ts"] for e in events]
         first, newest = min(stamps), max(stamps)
         if type(first) is bool or not 0 < first <= newest < math.inf or first // 60 != newest // 60:
             return None
-        votes_raw = Counter([(k, e["vote"]["@type"]) for k, e in zip(kinds, inner, strict=True) if k in _VOTE_EVENTS])
+        votes_raw = Counter(
+            [(k, e["event"]["vote"]["@type"]) for k, e in zip(kinds, events, strict=True) if k in _VOTE_EVENTS]
+        )
         tally = Tally(Counter(kinds), Counter(), {}, float(newest))
     except (KeyError, TypeError, ValueError):
         return None

@@ -62,7 +62,7 @@ class WorkTimeFormat:
     """One flavour (collation or validation) of the work-time breakdown.
 
     `values` turns one value into the stages in `self.stages` order, then `other`. The usual value is the list
-    of numbers line_rewrite.py made of a string with exactly the current engine's keys (`current_keys`), taken as
+    of numbers work_time_arrays.py made of a string with exactly the current engine's keys (`current_keys`), taken as
     it is. Strings with other keys and the older object form are parsed key by key.
     """
 
