@@ -17,6 +17,7 @@ from tests.metrics_text import parse
 from tests.test_event_windows import FakeWall
 from ton_exporter import __version__
 from ton_exporter.app import Exporter, SessionLog
+from ton_exporter.exposition import reference
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
 VOLATILE = re.compile(r"^tonex_source_last_read_timestamp_seconds\{.*\n", re.MULTILINE)
@@ -58,3 +59,10 @@ def test_golden_file_passes_promtool_check_metrics() -> None:
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert result.stdout == b""
     assert result.stderr == b""
+
+
+def test_metric_reference_is_generated_from_the_golden_file() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+    assert docs.read_text() == reference.render(GOLDEN.read_text()), (
+        "regenerate with: python -m ton_exporter.exposition.reference"
+    )
