@@ -7,10 +7,7 @@ import pytest
 
 from tests.conftest import real_lines
 from ton_exporter.parsers.perflog import action_durations, action_name
-from ton_exporter.parsers.session_stats import COLLATED_RAW, VALIDATED_RAW, collated_row, validated_row
 from ton_exporter.parsers.work_time import COLLATION, COLLATION_STAGES, VALIDATION, VALIDATION_STAGES
-from ton_exporter.parsers.work_time_arrays import decode_work_times
-from ton_exporter.pipeline import _decode
 
 
 class TestPerfLog:
@@ -77,48 +74,36 @@ class TestWorkTime:
             VALIDATION.values(bad)
 
 
-class TestWorkTimeArrays:
-    """Decoding work times with orjson (work_time_arrays.py) is an optimisation: rows come out the same."""
+class TestWorkTimeColumns:
+    """Parsing the work times of many rows at once is an optimisation: the columns equal value-by-value parsing."""
 
     @pytest.mark.parametrize("node", [1, 2])
-    def test_every_real_row_parses_the_same_both_ways(self, node: int) -> None:
-        parse = {"validatorStats.collatedBlock": collated_row, "validatorStats.validatedBlock": validated_row}
-        compared = 0
-        for line in real_lines(node):
-            plain, fast = orjson.loads(line), _decode(line)
-            if plain["@type"] not in parse:
-                assert fast == plain
-                continue
-            assert isinstance(fast["work_time_real_stats"], list)
-            assert isinstance(fast["work_time_cpu_stats"], list)
-            slow_row, fast_row = parse[plain["@type"]](plain), parse[plain["@type"]](fast)
-            assert fast_row.perflog == slow_row.perflog
-            assert fast_row.values == pytest.approx(slow_row.values, nan_ok=True, abs=1e-12)
-            compared += 1
-        assert compared == (92 if node == 1 else 88)
+    @pytest.mark.parametrize("field", ["work_time_real_stats", "work_time_cpu_stats"])
+    def test_real_rows_parse_the_same_at_once_and_one_by_one(self, node: int, field: str) -> None:
+        for kind, fmt in (("collatedBlock", COLLATION), ("validatedBlock", VALIDATION)):
+            values = [r[field] for r in map(orjson.loads, real_lines(node)) if r["@type"] == "validatorStats." + kind]
+            assert fmt._columns_at_once(values) is not None  # the fast path is the one taken
+            columns, failed = fmt.columns(values)
+            assert failed == []
+            one_by_one = list(zip(*map(fmt.values, values), strict=True))
+            assert len(columns) == len(one_by_one) == fmt.width
+            for fast, slow in zip(columns, one_by_one, strict=True):
+                assert list(fast) == pytest.approx(list(slow), nan_ok=True, abs=1e-12)
 
-    def test_other_key_sets_stay_strings_and_are_parsed_by_key(self) -> None:
-        record = orjson.loads(real_lines(1)[0])
-        record["work_time_real_stats"] = "total=0.5 trx_tvm=1e-3 preinit=NaN"
-        decoded = _decode(orjson.dumps(record))
-        assert decoded["work_time_real_stats"] == record["work_time_real_stats"]
-        assert isinstance(decoded["work_time_cpu_stats"], list)
-        values = collated_row(decoded).values
-        assert math.isnan(values[COLLATED_RAW.index("real.preinit")])  # "NaN" is no measurement
-        assert values[COLLATED_RAW.index("real.trx_tvm")] == 0.001
-        assert values[COLLATED_RAW.index("real.other")] == 0.499
+    def test_other_key_sets_and_parsed_values_take_the_row_by_row_path(self) -> None:
+        current = orjson.loads(real_lines(1)[1])["work_time_real_stats"]  # validatedBlock
+        older = "total=0.004000 trx_tvm=0.001000 trx_storage_stat=0.000500 trx_other=0.000500"
+        columns, failed = VALIDATION.columns([current, older, VALIDATION.values(older), None])
+        trx_tvm = columns[VALIDATION_STAGES.index("trx_tvm")]
+        assert list(trx_tvm[:3]) == [0.000129, 0.001, 0.001]
+        assert math.isnan(trx_tvm[3])  # absent
+        assert columns[-1][1] == pytest.approx(0.002)  # other: total - the stages this release knew
+        assert failed == []
 
-    def test_a_value_that_does_not_decode_stays_a_string(self) -> None:
-        record = orjson.loads(real_lines(1)[1])  # a validatedBlock
-        record["work_time_real_stats"] = record["work_time_real_stats"].replace("total=0.002940", "total=0.00.2940")
-        decoded = _decode(orjson.dumps(record))
-        assert decoded["work_time_real_stats"].startswith("total=0.00.2940")
-        assert isinstance(decoded["work_time_cpu_stats"], list)
-        row = validated_row(decoded)
-        assert math.isnan(row.values[VALIDATED_RAW.index("real.trx_tvm")])  # malformed: left out
-        assert row.values[VALIDATED_RAW.index("cpu.trx_tvm")] == 0.000129
-
-    def test_records_without_work_times_are_left_alone(self) -> None:
-        record = {"@type": "validatorStats.validatedBlock", "x": 1}
-        decode_work_times(b'{"@type":"validatorStats.validatedBlock","x":1}', record)
-        assert record == {"@type": "validatorStats.validatedBlock", "x": 1}
+    def test_malformed_values_are_reported_and_left_out(self) -> None:
+        current = orjson.loads(real_lines(1)[1])["work_time_real_stats"]
+        broken = current.replace("total=0.002940", "total=0.00.2940")
+        columns, failed = VALIDATION.columns([current, broken, 17])
+        assert failed == [1, 2]
+        assert math.isnan(columns[0][1])
+        assert columns[VALIDATION_STAGES.index("trx_tvm")][0] == 0.000129

@@ -14,7 +14,6 @@ from ton_exporter.aggregation.measures import COLLATED, VALIDATED
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.parsers import consensus_events, record_types
 from ton_exporter.parsers.session_stats import RecordError, collated_row, validated_row
-from ton_exporter.parsers.work_time_arrays import BLOCK_ROW_PREFIX, decode_work_times
 from ton_exporter.sources.file_stats import FileStats
 
 _loads = orjson.loads
@@ -40,7 +39,7 @@ class SessionStatsPipeline:
         parsed = 0
         for line in lines:
             try:
-                record = _decode(line)
+                record = _loads(line)
             except _JSONDecodeError as e:
                 reason = _decode_failure(line)
                 stats.reject(reason, offset, str(e) if reason == "invalid_json" else "")
@@ -91,14 +90,6 @@ class SessionStatsPipeline:
 
     def _consensus(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
         return self.node.consensus.add_batch(consensus_events.batch(record), oldest_window)
-
-
-def _decode(line: bytes) -> Any:
-    """Decode a line, and the work-time strings of a block row with it (see work_time_arrays.py)."""
-    record = _loads(line)
-    if line.startswith(BLOCK_ROW_PREFIX) and type(record) is dict:
-        decode_work_times(line, record)
-    return record
 
 
 def _decode_failure(line: bytes) -> str:

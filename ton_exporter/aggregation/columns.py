@@ -11,7 +11,16 @@ from operator import sub
 
 import orjson
 
-from ton_exporter.parsers.session_stats import COLLATED_RAW, INT64_COLLATED, INT64_VALIDATED, VALIDATED_RAW, BlockRow
+from ton_exporter.parsers.session_stats import (
+    COLLATED_RAW,
+    COLLATED_STAGES,
+    INT64_COLLATED,
+    INT64_VALIDATED,
+    VALIDATED_RAW,
+    VALIDATED_STAGES,
+    BlockRow,
+)
+from ton_exporter.parsers.work_time import COLLATION, VALIDATION, WorkTimeFormat
 
 NAN = math.nan
 
@@ -28,9 +37,10 @@ _SENTINEL_COLUMNS = (
     "load.new_msgs",
 )
 
-COLLATED_COLUMNS: tuple[str, ...] = (*COLLATED_RAW, "other_wait_time", "retry", "queue.growth")
+COLLATED_COLUMNS: tuple[str, ...] = (*COLLATED_RAW, *COLLATED_STAGES, "other_wait_time", "retry", "queue.growth")
 VALIDATED_COLUMNS: tuple[str, ...] = (
     *VALIDATED_RAW,
+    *VALIDATED_STAGES,
     "other_wait_time",
     "actual_time.parallel",
     "actual_time.singlethread",
@@ -40,7 +50,14 @@ VALIDATED_COLUMNS: tuple[str, ...] = (
 class Columns:
     """Named columns of a batch of rows."""
 
-    def __init__(self, rows: Sequence[BlockRow], raw_names: tuple[str, ...], int64: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        rows: Sequence[BlockRow],
+        raw_names: tuple[str, ...],
+        int64: tuple[str, ...],
+        stage_names: tuple[str, ...],
+        fmt: WorkTimeFormat,
+    ) -> None:
         self.length = len(rows)
         self.data: dict[str, Column] = (
             dict(zip(raw_names, zip(*[r.values for r in rows], strict=True), strict=True))
@@ -49,9 +66,22 @@ class Columns:
         )
         for name in int64:
             self.data[name] = _integers(self.data[name])
+        real, real_failed = fmt.columns([r.work_real for r in rows])
+        cpu, cpu_failed = fmt.columns([r.work_cpu for r in rows])
+        self.data.update(zip(stage_names, (*real, *cpu), strict=True))
+        _report(rows, real_failed, "work_time_real_stats")
+        _report(rows, cpu_failed, "work_time_cpu_stats")
 
     def __getitem__(self, name: str) -> Column:
         return self.data[name]
+
+
+def _report(rows: Sequence[BlockRow], failed: list[int], field: str) -> None:
+    for i in failed:
+        origin = rows[i].origin
+        if origin is not None:
+            sink, offset = origin
+            sink.field_error(field, offset, "malformed; its values are left out")
 
 
 def _integers(column: Sequence[float | str]) -> Column:
@@ -63,7 +93,7 @@ def _integers(column: Sequence[float | str]) -> Column:
 
 
 def collated_columns(rows: Sequence[BlockRow]) -> Columns:
-    cols = Columns(rows, COLLATED_RAW, INT64_COLLATED)
+    cols = Columns(rows, COLLATED_RAW, INT64_COLLATED, COLLATED_STAGES, COLLATION)
     data = cols.data
     data["other_wait_time"] = [
         _positive(t - w - (x if x == x else 0.0))
@@ -77,7 +107,7 @@ def collated_columns(rows: Sequence[BlockRow]) -> Columns:
 
 
 def validated_columns(rows: Sequence[BlockRow]) -> Columns:
-    cols = Columns(rows, VALIDATED_RAW, INT64_VALIDATED)
+    cols = Columns(rows, VALIDATED_RAW, INT64_VALIDATED, VALIDATED_STAGES, VALIDATION)
     data = cols.data
     # ton-formats.md §3.4: actual_time is 0 when it was not computed; work_time stands in for it then.
     actual = [w if a == 0 else a for a, w in zip(data["actual_time"], data["work_time"], strict=True)]

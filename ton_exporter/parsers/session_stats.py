@@ -1,10 +1,10 @@
 """`validatorStats.collatedBlock` and `validatorStats.validatedBlock` records as `BlockRow`s.
 
 A row keeps the record's numbers as one flat tuple (`COLLATED_RAW` / `VALIDATED_RAW` name its positions), read
-with C-level operations (`itemgetter`, `map(int, ...)`), the per-stage work times included, and its PerfLog
-action totals. Values derived from several fields are computed later, column by column (aggregation/columns.py).
-A malformed embedded string (work times, time_stats) costs only its own values: they become NaN, and the
-`FieldErrorSink` hears about it.
+with C-level operations (`itemgetter`), and its embedded strings (the two work times, time_stats) as they are:
+they are parsed in bulk, and values derived from several fields computed column by column, when rows are
+aggregated (aggregation/columns.py). A malformed embedded string costs only its own values: they become NaN, and
+the `FieldErrorSink` of the row's origin hears about it.
 
 Encoding rules (ton-formats.md §0, §2): int64 values arrive as strings; a key missing in an older release becomes
 NaN (absent, never zero); the -1.0 "not measured" sentinels are kept here and skipped by the aggregation.
@@ -46,9 +46,12 @@ class BlockRow(NamedTuple):
     workchain: str
     shard: str
     values: tuple[float, ...]
+    work_real: object  # work_time_real_stats: the string as read, or already parsed (a tuple)
+    work_cpu: object
     perflog: str | None  # time_stats, parsed only for the windows that are shown (aggregation/block_groups.py)
     msg_limits: Sequence[float]
     limit_log: Sequence[str]
+    origin: "tuple[FieldErrorSink, int] | None"  # where the line was, for messages about its embedded strings
 
 
 class FieldErrorSink(Protocol):
@@ -150,16 +153,11 @@ def _stage_names(prefix: str, fmt: WorkTimeFormat) -> tuple[str, ...]:
 INT64_COLLATED = ("queue.old_size", "queue.new_size", *(f"ssc.{k}" for k in _SSC.keys))
 INT64_VALIDATED = tuple(f"ssc.{k}" for k in _SSC.keys)
 
-COLLATED_RAW += (*_stage_names("real", COLLATION), *_stage_names("cpu", COLLATION), *INT64_COLLATED)
+COLLATED_RAW += INT64_COLLATED
+COLLATED_STAGES = (*_stage_names("real", COLLATION), *_stage_names("cpu", COLLATION))
 
-VALIDATED_RAW: tuple[str, ...] = (
-    *_VALIDATED_TOP.keys,
-    "invalid",
-    "parallel",
-    *_stage_names("real", VALIDATION),
-    *_stage_names("cpu", VALIDATION),
-    *INT64_VALIDATED,
-)
+VALIDATED_RAW: tuple[str, ...] = (*_VALIDATED_TOP.keys, "invalid", "parallel", *INT64_VALIDATED)
+VALIDATED_STAGES = (*_stage_names("real", VALIDATION), *_stage_names("cpu", VALIDATION))
 
 LIMIT_LOG_KINDS: tuple[str, ...] = (
     "INBOUND_EXT_MESSAGES",
@@ -227,7 +225,7 @@ class Embedded:
         self.sink = sink
         self.offset = offset
 
-    def stages(self, record: dict[str, Any], fmt: WorkTimeFormat) -> tuple[float, ...]:
+    def stages(self, record: dict[str, Any], fmt: WorkTimeFormat) -> tuple[tuple[float, ...], tuple[float, ...]]:
         get = record.get
         try:
             real = fmt.values(get("work_time_real_stats"))
@@ -237,7 +235,7 @@ class Embedded:
             cpu = fmt.values(get("work_time_cpu_stats"))
         except ValueError as e:
             cpu = self._failed("work_time_cpu_stats", e, fmt.absent)
-        return real + cpu
+        return real, cpu
 
     def perflog(self, record: dict[str, Any]) -> str | None:
         value = record.get("time_stats")
@@ -303,7 +301,6 @@ def collated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) 
             + _EXT(stats.get("ext_msgs") or _EMPTY)
             + _BLOCK_STATS(stats)
             + (shards, *neighbors)
-            + embedded.stages(record, COLLATION)
             + _QUEUES(stats)
             + _SSC(get("storage_stat_cache") or _EMPTY)
         )
@@ -311,7 +308,8 @@ def collated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) 
     except (TypeError, AttributeError) as e:
         raise RecordError("bad_field", f"collatedBlock: {e}") from None
     checked = _checked(values, "collatedBlock")
-    return BlockRow(t, workchain, shard, checked, embedded.perflog(record), msg_limits, limit_log)
+    real, cpu = embedded.stages(record, COLLATION)
+    return BlockRow(t, workchain, shard, checked, real, cpu, embedded.perflog(record), msg_limits, limit_log, None)
 
 
 def validated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
@@ -323,13 +321,13 @@ def validated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK)
         values = (
             _VALIDATED_TOP(record)
             + (0 if valid else 1, 1 if record.get("parallel_accounts_validation") is True else 0)
-            + embedded.stages(record, VALIDATION)
             + _SSC(record.get("storage_stat_cache") or _EMPTY)
         )
     except (TypeError, AttributeError) as e:
         raise RecordError("bad_field", f"validatedBlock: {e}") from None
     checked = _checked(values, "validatedBlock")
-    return BlockRow(t, workchain, shard, checked, embedded.perflog(record), [], [])
+    real, cpu = embedded.stages(record, VALIDATION)
+    return BlockRow(t, workchain, shard, checked, real, cpu, embedded.perflog(record), (), (), None)
 
 
 # --- the fast readers
@@ -344,8 +342,6 @@ _block_stats = itemgetter(*_BLOCK_STATS.keys)
 _queues = itemgetter(*_QUEUES.keys)
 _ssc = itemgetter(*_SSC.keys)
 _validated_top = itemgetter(*_VALIDATED_TOP.keys)
-_collation_stages = COLLATION.values
-_validation_stages = VALIDATION.values
 
 
 class _IrregularError(Exception):
@@ -371,7 +367,7 @@ def _labels(workchain: Any, shard: Any) -> tuple[str, str]:
     return labels
 
 
-def _fast_collated(record: dict[str, Any]) -> BlockRow:
+def _fast_collated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None) -> BlockRow:
     block_id = record["block_id"]
     key = (block_id["workchain"], block_id["shard"])
     workchain, shard = _labels_cache.get(key) or _labels(*key)
@@ -399,16 +395,18 @@ def _fast_collated(record: dict[str, Any]) -> BlockRow:
         + _ext(stats["ext_msgs"])
         + _block_stats(stats)
         + (len(stats["shard_configuration"]) if workchain == "-1" else NAN, processed, skipped, reached, most)
-        + _collation_stages(record["work_time_real_stats"])
-        + _collation_stages(record["work_time_cpu_stats"])
     )
     sum(numbers)  # TypeError unless every value is a number
     values = numbers + _decimal_strings(_queues(stats) + _ssc(record["storage_stat_cache"]))
+    real, cpu = record["work_time_real_stats"], record["work_time_cpu_stats"]
+    if type(real) is not str or type(cpu) is not str:
+        raise _IrregularError
     log = limits["limits_log"]
-    return _new_row(BlockRow, (t, workchain, shard, values, perflog, applied, _limit_log(log) if log else ()))
+    limit_log = _limit_log(log) if log else ()
+    return _new_row(BlockRow, (t, workchain, shard, values, real, cpu, perflog, applied, limit_log, origin))
 
 
-def _fast_validated(record: dict[str, Any]) -> BlockRow:
+def _fast_validated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None) -> BlockRow:
     block_id = record["block_id"]
     key = (block_id["workchain"], block_id["shard"])
     workchain, shard = _labels_cache.get(key) or _labels(*key)
@@ -417,15 +415,13 @@ def _fast_validated(record: dict[str, Any]) -> BlockRow:
     valid = record["valid"]
     if type(t) is not float or not 0 < t < math.inf or type(perflog) is not str or type(valid) is not bool:
         raise _IrregularError
-    numbers = (
-        _validated_top(record)
-        + (0 if valid else 1, 1 if record["parallel_accounts_validation"] is True else 0)
-        + _validation_stages(record["work_time_real_stats"])
-        + _validation_stages(record["work_time_cpu_stats"])
-    )
+    numbers = _validated_top(record) + (0 if valid else 1, 1 if record["parallel_accounts_validation"] is True else 0)
     sum(numbers)
     values = numbers + _decimal_strings(_ssc(record["storage_stat_cache"]))
-    return _new_row(BlockRow, (t, workchain, shard, values, perflog, (), ()))
+    real, cpu = record["work_time_real_stats"], record["work_time_cpu_stats"]
+    if type(real) is not str or type(cpu) is not str:
+        raise _IrregularError
+    return _new_row(BlockRow, (t, workchain, shard, values, real, cpu, perflog, (), (), origin))
 
 
 _SURPRISES = (KeyError, TypeError, ValueError, AttributeError, RecordError, _IrregularError)
@@ -433,13 +429,13 @@ _SURPRISES = (KeyError, TypeError, ValueError, AttributeError, RecordError, _Irr
 
 def collated_row(record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0) -> BlockRow:
     try:
-        return _fast_collated(record)
+        return _fast_collated(record, None if sink is None else (sink, offset))
     except _SURPRISES:
         return collated_row_general(record, Embedded(sink, offset))
 
 
 def validated_row(record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0) -> BlockRow:
     try:
-        return _fast_validated(record)
+        return _fast_validated(record, None if sink is None else (sink, offset))
     except _SURPRISES:
         return validated_row_general(record, Embedded(sink, offset))

@@ -8,7 +8,9 @@ carry is NaN (absent, not zero); an unknown key is not lost, it falls into `othe
 """
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+
+import orjson
 
 NAN = math.nan
 _HUGE = 1e15
@@ -58,32 +60,74 @@ VALIDATION_STAGES: tuple[str, ...] = (
 _VALIDATION_MASTER = 19
 
 
+_NUMBER_BYTES = b"0123456789.-"
+# Letters, "_" and "=" become JSON whitespace; the space between pairs and the newline between values, commas.
+_TO_NUMBERS = bytes.maketrans(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_= \n", b" " * 54 + b",,")
+
+
 class WorkTimeFormat:
     """One flavour (collation or validation) of the work-time breakdown.
 
-    `values` turns one value into the stages in `self.stages` order, then `other`. The usual value is the list
-    of numbers work_time_arrays.py made of a string with exactly the current engine's keys (`current_keys`), taken as
-    it is. Strings with other keys and the older object form are parsed key by key.
+    `values` turns one value into the stages in `self.stages` order, then `other` = total - known stages (keys
+    it does not know end up in `other`). `columns` does that for the values of many rows at once.
     """
 
     def __init__(self, stages: tuple[str, ...], current: int) -> None:
         self.stages = stages
         self.width = len(stages) + 1
         self.current_keys = ("total", *stages[:current])
+        self._skeleton = " ".join(f"{key}=" for key in self.current_keys).encode()
         self._missing = (NAN,) * (len(stages) - current)
         self._index = {name: i for i, name in enumerate(stages)}
         self.absent = (NAN,) * self.width
 
-    def values(self, value: object) -> tuple[float, ...]:
-        """Stage seconds, then `other` = total - known stages. ValueError if malformed."""
-        if type(value) is list and len(value) == len(self.current_keys):
+    def columns(self, values: Sequence[object]) -> tuple[list[Sequence[float]], list[int]]:
+        """Columns (stages..., other) for the values of many rows, and the indices of malformed values (their
+        row gets NaN). A value may already be parsed (a tuple from `values`).
+
+        When every value is a string with exactly the current engine's keys (the usual case), the whole batch
+        costs a few C calls: its key skeleton is checked by deleting every digit, dot and minus sign and comparing
+        what remains; one `bytes.translate` turns it into a JSON array of numbers, which orjson decodes.
+        """
+        batch = self._columns_at_once(values)
+        if batch is not None:
+            return batch, []
+        rows: list[tuple[float, ...]] = []
+        failed: list[int] = []
+        for i, value in enumerate(values):
             try:
-                other = 2 * value[0] - sum(value)  # total - sum of the stages
-            except TypeError:
-                raise ValueError("work time stats with a non-numeric value") from None
+                rows.append(value if type(value) is tuple else self.values(value))
+            except ValueError:
+                failed.append(i)
+                rows.append(self.absent)
+        if not rows:
+            return [[] for _ in range(self.width)], failed
+        return list(zip(*rows, strict=True)), failed
+
+    def _columns_at_once(self, values: Sequence[object]) -> list[Sequence[float]] | None:
+        try:
+            text = "\n".join(values).encode("ascii")  # type: ignore[arg-type]  # TypeError unless all are str
+        except (TypeError, UnicodeEncodeError):
+            return None
+        if not values or text.translate(None, _NUMBER_BYTES) != b"\n".join([self._skeleton] * len(values)):
+            return None
+        try:
+            flat: list[float] = orjson.loads(b"[" + text.translate(_TO_NUMBERS) + b"]")
+        except orjson.JSONDecodeError:
+            return None
+        step = len(self.current_keys)
+        stages = [flat[j::step] for j in range(1, step)]
+        others = []
+        for total, known in zip(flat[0::step], map(sum, zip(*stages, strict=True)), strict=True):
+            other = total - known
             if not -_HUGE < other < _HUGE:
-                raise ValueError("work time stats not finite")
-            return (*value[1:], *self._missing, other if other > 0 else 0.0)
+                return None
+            others.append(other if other > 0 else 0.0)
+        nan = [NAN] * len(values)
+        return [*stages, *([nan] * len(self._missing)), others]
+
+    def values(self, value: object) -> tuple[float, ...]:
+        """One value: stage seconds, then `other`. ValueError if malformed."""
         if isinstance(value, str):
             return self._from_pairs(_split_pairs(value))
         if isinstance(value, Mapping):
