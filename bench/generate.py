@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ton_exporter.sources.replay import load_bundled
+from ton_exporter.sources.replay import load_bundled, shift_record
 
 PERIOD_SECONDS = 13.0
 JITTERED = ("total_time", "work_time", "cpu_work_time", "actual_time", "wait_externals_time")
@@ -25,16 +25,6 @@ def _jitter(record: dict[str, Any], rng: random.Random) -> None:
             record[key] = round(record[key] * factor, 6)
     if "bytes" in record:
         record["bytes"] = int(record["bytes"] * factor)
-
-
-def _shift(record: dict[str, Any], shift: float, copy: int) -> None:
-    for key in ("collated_at", "validated_at"):
-        if key in record:
-            record[key] = round(record[key] + shift, 6)
-    if "events" in record:
-        record["id"] = f"{record['id']}{copy}"
-        for event in record["events"]:
-            event["ts"] = round(event["ts"] + shift, 6)
 
 
 def generate(path: Path, target_bytes: int, seed: int = 7) -> Path:
@@ -50,7 +40,7 @@ def generate(path: Path, target_bytes: int, seed: int = 7) -> Path:
         while written < target_bytes:
             for template in templates:
                 record = orjson.loads(template)
-                _shift(record, copy * PERIOD_SECONDS, copy)
+                shift_record(record, copy * PERIOD_SECONDS, str(copy))
                 _jitter(record, rng)
                 line = orjson.dumps(record) + b"\n"
                 out.write(line)

@@ -122,15 +122,7 @@ _SSC = _Fields("small_cnt", "small_cells", "hit_cnt", "hit_cells", "miss_cnt", "
 _VALIDATED_TOP = _Fields("total_time", "work_time", "actual_time", "cpu_work_time", "bytes", "collated_data_bytes")
 
 COLLATED_RAW: tuple[str, ...] = (
-    "total_time",
-    "work_time",
-    "cpu_work_time",
-    "wait_externals_time",
-    "check_load_do_collate_time",
-    "check_load_total_time",
-    "bytes",
-    "collated_data_bytes",
-    "attempt",
+    *_COLLATED_TOP.keys,
     *(f"limits.{k.removeprefix('load_fraction_')}" for k in _LIMITS.keys[:8]),
     *(f"load.{k.removeprefix('load_fraction_')}" for k in _LIMITS.keys[8:]),
     *(f"ext_msgs.{k.removeprefix('ext_msgs_')}" for k in _EXT.keys),

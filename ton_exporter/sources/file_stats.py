@@ -27,32 +27,23 @@ class FileStats:
 
     def reject(self, reason: str, offset: int, detail: str = "") -> None:
         """Count a rejected line; log only the first of each reason, with where it is."""
-        first = reason not in self.rejected
-        self.rejected[reason] += 1
-        if first:
-            log.warning(
-                "rejected line",
-                extra={
-                    "file": self.path,
-                    "offset": offset,
-                    "reason": reason,
-                    "detail": detail[:200],
-                    "note": "further lines rejected for this reason are only counted",
-                },
-            )
+        self._count(self.rejected, "rejected line", kind="reason", key=reason, offset=offset, detail=detail)
 
     def field_error(self, field: str, offset: int, detail: str) -> None:
         """Count a malformed embedded field of a line that was otherwise used; log the first one per field."""
-        first = field not in self.field_errors
-        self.field_errors[field] += 1
+        self._count(self.field_errors, "malformed field", kind="field", key=field, offset=offset, detail=detail)
+
+    def _count(self, counts: Counter[str], message: str, *, kind: str, key: str, offset: int, detail: str) -> None:
+        first = key not in counts
+        counts[key] += 1
         if first:
             log.warning(
-                "malformed field",
+                message,
                 extra={
                     "file": self.path,
                     "offset": offset,
-                    "field": field,
-                    "detail": detail,
-                    "note": "further malformed values of this field are only counted",
+                    kind: key,
+                    "detail": detail[:200],
+                    "note": f"later ones with this {kind} are only counted",
                 },
             )

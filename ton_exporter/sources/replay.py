@@ -92,14 +92,19 @@ class Replay:
             f.write(data + b"\n")
 
 
-def shifted(original: bytes, shift: float, loop: int) -> bytes:
-    """The line with its event times moved by `shift` seconds and its session renamed for this loop."""
-    record = orjson.loads(original)
+def shift_record(record: dict[str, Any], shift: float, session_suffix: str) -> None:
+    """Move the record's event times by `shift` seconds and rename its consensus session, in place."""
     for key in ("collated_at", "validated_at"):
         if key in record:
             record[key] = round(record[key] + shift, 6)
     if "events" in record:
-        record["id"] = f"{record['id']}loop{loop}"
+        record["id"] = f"{record['id']}{session_suffix}"
         for event in record["events"]:
             event["ts"] = round(event["ts"] + shift, 6)
+
+
+def shifted(original: bytes, shift: float, loop: int) -> bytes:
+    """The line with its event times moved by `shift` seconds and its session renamed for this loop."""
+    record = orjson.loads(original)
+    shift_record(record, shift, f"loop{loop}")
     return orjson.dumps(record)

@@ -8,7 +8,6 @@ offset (copytruncate, truncation), reading restarts at its beginning.
 """
 
 import gzip
-import io
 import os
 import time
 from collections.abc import Iterator
@@ -147,20 +146,8 @@ class FileTailer:
         return True
 
     def _read_available(self) -> Iterator[Chunk]:
-        f = self._file
-        assert f is not None
-        while True:
-            offset = self.stats.offset
-            data = f.read(self.read_size)
-            if not data:
-                return
-            self.stats.offset = offset + len(data)
-            self.stats.bytes_read += len(data)
-            self.stats.last_read_time = time.time()
-            chunk = self.splitter.feed(data, offset)
-            if chunk is not None:
-                self.stats.lines_read += len(chunk[1])
-                yield chunk
+        assert self._file is not None
+        yield from read_lines(self._file, self.stats, self.splitter, self.read_size)
 
     def _check_path(self) -> bool:
         """At the end of the open file: notice truncation or a new file at the path. True if reopened."""
@@ -184,6 +171,19 @@ class FileTailer:
             self.splitter.reset(0)
             return True
         return False
+
+
+def read_lines(f: BinaryIO | gzip.GzipFile, stats: FileStats, splitter: LineSplitter, size: int) -> Iterator[Chunk]:
+    """Read `f` to its current end in blocks of `size`; yield the complete lines, counting what was read."""
+    while data := f.read(size):
+        offset = stats.offset
+        stats.offset = offset + len(data)
+        stats.bytes_read += len(data)
+        stats.last_read_time = time.time()
+        chunk = splitter.feed(data, offset)
+        if chunk is not None:
+            stats.lines_read += len(chunk[1])
+            yield chunk
 
 
 def _start_of_last_line(f: BinaryIO, size: int) -> int:
@@ -227,16 +227,8 @@ class GzipFileReader:
                 self.stats.reject("bad_gzip", self.stats.offset, str(e))
         self._done = True
 
-    def _read(self, f: io.BufferedIOBase | gzip.GzipFile) -> Iterator[Chunk]:
-        while data := f.read(READ_SIZE):
-            offset = self.stats.offset
-            self.stats.offset += len(data)
-            self.stats.bytes_read += len(data)
-            self.stats.last_read_time = time.time()
-            chunk = self.splitter.feed(data, offset)
-            if chunk is not None:
-                self.stats.lines_read += len(chunk[1])
-                yield chunk
+    def _read(self, f: gzip.GzipFile) -> Iterator[Chunk]:
+        yield from read_lines(f, self.stats, self.splitter, READ_SIZE)
 
     def close(self) -> None:
         self._done = True
