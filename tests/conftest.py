@@ -1,7 +1,6 @@
 """Shared fixtures: the real session stats, free ports, and real binaries (never mocked)."""
 
 import gzip
-import os
 import shutil
 import socket
 from pathlib import Path
@@ -41,7 +40,3 @@ def tontester_dir(tmp_path: Path) -> Path:
         target.parent.mkdir()
         target.write_bytes(b"\n".join(real_lines(node)) + b"\n")
     return tmp_path
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -123,4 +123,3 @@ def _positive(x: float) -> float:
 
 
 BUILDERS = {"collated": collated_columns, "validated": validated_columns}
-COLUMN_NAMES = {"collated": COLLATED_COLUMNS, "validated": VALIDATED_COLUMNS}
