@@ -23,7 +23,8 @@ from pathlib import Path
 import orjson
 from prometheus_client import generate_latest
 
-from ton_exporter.app import Exporter, SessionLog
+from ton_exporter.app import Exporter
+from ton_exporter.sources.discovery import SourcePattern
 
 READ = 1024 * 1024
 PRETOUCH_BYTES = 512 * 1024 * 1024
@@ -45,7 +46,7 @@ def bare_decode(path: Path) -> int:
 
 
 def exporter_ingest(path: Path) -> int:
-    exporter = Exporter([SessionLog(path, "bench")], from_start=True)
+    exporter = Exporter([SourcePattern(str(path), "bench")], from_start=True)
     lines = exporter.poll_once()
     generate_latest(exporter.registry)
     return lines

@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import real_lines
 from tests.metrics_text import scrape, total, value
-from ton_exporter.app import Exporter, SessionLog
+from ton_exporter.app import Exporter
+from ton_exporter.sources.discovery import SourcePattern
 
 GOOD = real_lines(1)
 COLLATED_MISSING_ID = orjson.dumps({k: v for k, v in orjson.loads(GOOD[0]).items() if k != "block_id"})
@@ -44,7 +45,7 @@ def mixed(tmp_path: Path) -> tuple[Exporter, Path]:
     path = tmp_path / "node1" / "session-logs"
     path.parent.mkdir()
     write_mixed(path, huge_line_bytes=3 * 1024 * 1024)
-    exporter = Exporter([SessionLog(path, "node1")], from_start=True, max_line_bytes=1024 * 1024)
+    exporter = Exporter([SourcePattern(str(path), "node1")], from_start=True, max_line_bytes=1024 * 1024)
     exporter.poll_once()
     return exporter, path
 
@@ -83,7 +84,7 @@ def test_bad_lines_are_counted_by_reason(mixed: tuple[Exporter, Path]) -> None:
 def test_each_reason_is_logged_once_with_file_and_offset(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "session-logs"
     write_mixed(path, huge_line_bytes=128 * 1024)  # the longest real line is 34,576 bytes
-    exporter = Exporter([SessionLog(path, "n")], from_start=True, max_line_bytes=64 * 1024)
+    exporter = Exporter([SourcePattern(str(path), "n")], from_start=True, max_line_bytes=64 * 1024)
     with caplog.at_level(logging.WARNING, logger="ton_exporter"):
         exporter.poll_once()
     reasons = [r.__dict__["reason"] for r in caplog.records]
@@ -100,7 +101,7 @@ def test_malformed_events_inside_a_batch_cost_only_themselves(tmp_path: Path) ->
     batch["events"].insert(9, {"event": {}})
     path = tmp_path / "session-logs"
     path.write_bytes(orjson.dumps(batch) + b"\n")
-    exporter = Exporter([SessionLog(path, "n")], from_start=True)
+    exporter = Exporter([SourcePattern(str(path), "n")], from_start=True)
     exporter.poll_once()
     samples = scrape(exporter.registry)
     assert value(samples, "tonex_consensus_events_rejected_total", reason="bad_field") == 1
@@ -114,7 +115,7 @@ def test_a_malformed_embedded_string_costs_only_its_own_values(
     broken = orjson.loads(GOOD[0]) | {"work_time_real_stats": "total=0.1 preinit=oops", "time_stats": 17}
     path = tmp_path / "session-logs"
     path.write_bytes(b"\n".join([GOOD[0], orjson.dumps(broken), GOOD[2]]) + b"\n")
-    exporter = Exporter([SessionLog(path, "n")], from_start=True)
+    exporter = Exporter([SourcePattern(str(path), "n")], from_start=True)
     with caplog.at_level(logging.WARNING, logger="ton_exporter"):
         exporter.poll_once()
         samples = scrape(exporter.registry)

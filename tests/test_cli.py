@@ -37,7 +37,7 @@ def test_help_explains_every_option(command: list[str]) -> None:
         (["serve", "--session-logs", "x", "--bogus"], "No such option '--bogus'"),
         (["serve"], "Missing option '--session-logs'"),
         (["serve", "--session-logs", "/no/such/dir/session-logs"], "directory /no/such/dir does not exist"),
-        (["serve", "--session-logs", "/tmp"], "is a directory"),
+        (["serve", "--session-logs", "x", "--window.lateness", "-5"], "--window.lateness"),
         (["serve", "--session-logs", "x", "--web.listen-address", "nonsense"], "HOST:PORT"),
         (["frobnicate"], "No such command 'frobnicate'"),
     ],

@@ -7,7 +7,8 @@ import pytest
 
 from tests.metrics_text import Samples, scrape, value
 from ton_exporter.aggregation.event_clock import EventClock, window_start
-from ton_exporter.app import Exporter, SessionLog
+from ton_exporter.app import Exporter
+from ton_exporter.sources.discovery import SourcePattern
 
 W600, W660 = 1781457600, 1781457660  # the two windows of the real run (17:20:54.8 - 17:21:06.5 UTC)
 
@@ -27,7 +28,7 @@ def wall() -> FakeWall:
 
 @pytest.fixture
 def exporter(tontester_dir: Path, wall: FakeWall) -> Exporter:
-    logs = [SessionLog(tontester_dir / f"node{n}" / "session-logs", f"node{n}") for n in (1, 2)]
+    logs = [SourcePattern(str(tontester_dir / f"node{n}" / "session-logs"), f"node{n}") for n in (1, 2)]
     e = Exporter(logs, from_start=True, wall=wall)
     e.poll_once()
     return e

@@ -16,8 +16,9 @@ from tests.conftest import require_binary
 from tests.metrics_text import parse
 from tests.test_event_windows import FakeWall
 from ton_exporter import __version__
-from ton_exporter.app import Exporter, SessionLog
+from ton_exporter.app import Exporter
 from ton_exporter.exposition import reference
+from ton_exporter.sources.discovery import SourcePattern
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
 VOLATILE = re.compile(r"^tonex_source_last_read_timestamp_seconds\{.*\n", re.MULTILINE)
@@ -25,7 +26,7 @@ VOLATILE = re.compile(r"^tonex_source_last_read_timestamp_seconds\{.*\n", re.MUL
 
 def render(tontester_dir: Path) -> str:
     wall = FakeWall()
-    logs = [SessionLog(tontester_dir / f"node{n}" / "session-logs", f"node{n}") for n in (1, 2)]
+    logs = [SourcePattern(str(tontester_dir / f"node{n}" / "session-logs"), f"node{n}") for n in (1, 2)]
     exporter = Exporter(logs, run="golden", from_start=True, wall=wall)
     exporter.poll_once()
     wall.now += 3.6  # show window [1781457600, 1781457660), the first complete window of the run

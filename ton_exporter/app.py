@@ -1,17 +1,17 @@
-"""Wiring: sources -> pipelines -> node state -> collector -> HTTP.
+"""Wiring: sources -> pipelines -> node state -> collector -> HTTP, and the saved state around them.
 
-`Exporter` owns one reader and one pipeline per file and one `NodeState` per node name. `poll_once()` is the
-whole ingest step, synchronous, used as is by tests and benchmarks; `serve()` runs it in a loop beside the HTTP
-server, on one event loop.
+`Exporter` owns the file tracker, one pipeline per stream (a log and its rotated copies) and one `NodeState` per
+node name. `poll_once()` is the whole ingest step, synchronous, used as is by tests and benchmarks; `serve()` runs
+it beside the HTTP server on one event loop, woken by file changes.
 """
 
 import asyncio
 import html
 import logging
 import re
+import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -23,31 +23,29 @@ from prometheus_client.process_collector import ProcessCollector
 from ton_exporter import __version__
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS, EventClock
 from ton_exporter.aggregation.node import NodeState
+from ton_exporter.checkpoint import Checkpoint, StateStore
 from ton_exporter.exposition.collector import ExporterCollector
 from ton_exporter.exposition.http_server import HttpServer, Request, Response
 from ton_exporter.pipeline import SessionStatsPipeline
+from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import FileStats
-from ton_exporter.sources.tailer import DEFAULT_MAX_LINE_BYTES, FileTailer, GzipFileReader
+from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
+from ton_exporter.sources.tracker import FileTracker
+from ton_exporter.sources.watcher import ChangeWatcher
 
 log = logging.getLogger("ton_exporter")
 
-DEFAULT_LISTEN = "127.0.0.1:10056"
+DEFAULT_LISTEN = ":10056"
 DEFAULT_RUN = "default"
+SAFETY_POLL_SECONDS = 1.0
+STATE_SAVE_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class SessionLog:
-    """One session-stats file and the node it belongs to."""
-
-    path: Path
-    node: str
-
-
-def node_name_for(path: Path) -> str:
+def node_name_for(path: str) -> str:
     """tontester writes `node<N>/session-logs`: the directory names the node. Otherwise the file name does."""
-    if path.name == "session-logs" and path.parent.name:
-        return path.parent.name
-    name = path.name
+    directory, name = Path(path).parent.name, Path(path).name
+    if name == "session-logs" and directory:
+        return directory
     for suffix in (".gz", ".jsonl", ".json", ".log", ".session-stats"):
         name = name.removesuffix(suffix)
     return name or "node"
@@ -56,44 +54,49 @@ def node_name_for(path: Path) -> str:
 _NODE_ASSIGNMENT = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
-def parse_session_log(spec: str, node: str | None) -> SessionLog:
-    """`PATH` or `NODE=PATH`; `node` (from --node) wins over both."""
+def parse_source(spec: str, node: str | None) -> SourcePattern:
+    """`PATH`, `GLOB`, `DIR`, or any of them as `NODE=...`; `node` (from --node) wins."""
     match = _NODE_ASSIGNMENT.match(spec)
     if match and not Path(spec).exists():
-        return SessionLog(Path(match.group(2)), node or match.group(1))
-    path = Path(spec)
-    return SessionLog(path, node or node_name_for(path))
+        return SourcePattern(match.group(2), node or match.group(1))
+    return SourcePattern(spec, node)
 
 
 class Exporter:
     def __init__(
         self,
-        logs: list[SessionLog],
+        sources: list[SourcePattern],
         *,
         run: str = DEFAULT_RUN,
         from_start: bool = False,
         lateness: float = DEFAULT_LATENESS_SECONDS,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        state_dir: Path | None = None,
         wall: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.run = run
+        self.lateness = lateness
+        self.wall = wall
         self.nodes: dict[str, NodeState] = {}
-        self.files: list[FileStats] = []
-        self.readers: list[tuple[FileTailer | GzipFileReader, SessionStatsPipeline]] = []
+        self.streams: dict[str, SessionStatsPipeline] = {}
         self.polled_once = False
-        for entry in logs:
-            node = self.nodes.get(entry.node)
-            if node is None:
-                node = self.nodes[entry.node] = NodeState(entry.node, run, EventClock(lateness, wall))
-            stats = FileStats(str(entry.path), entry.node)
-            reader: FileTailer | GzipFileReader
-            if entry.path.suffix == ".gz":
-                reader = GzipFileReader(entry.path, stats, max_line_bytes=max_line_bytes)
-            else:
-                reader = FileTailer(entry.path, stats, from_start=from_start, max_line_bytes=max_line_bytes)
-            self.files.append(stats)
-            self.readers.append((reader, SessionStatsPipeline(node, stats)))
+        self.state = StateStore(state_dir) if state_dir is not None else None
+        self._restored = self.state.load() if self.state is not None else None
+        self.tracker = FileTracker(
+            sources,
+            self._stream_for,
+            from_start=from_start,
+            restored=self._restored.files if self._restored else None,
+            max_line_bytes=max_line_bytes,
+        )
         self.registry = CollectorRegistry()
-        self.registry.register(ExporterCollector(lambda: list(self.nodes.values()), lambda: self.files, __version__))
+        self.registry.register(
+            ExporterCollector(lambda: list(self.nodes.values()), lambda: self.files, __version__, self.state)
+        )
+
+    @property
+    def files(self) -> list[FileStats]:
+        return [stream.stats for stream in self.streams.values()]
 
     def register_process_collectors(self) -> None:
         """Process, Python platform and GC metrics: real servers want them, golden files cannot have them."""
@@ -101,28 +104,60 @@ class Exporter:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
 
+    def _stream_for(self, name: str, pattern: SourcePattern) -> SessionStatsPipeline:
+        stream = self.streams.get(name)
+        if stream is None:
+            node_name = pattern.node or node_name_for(name)
+            node = self.nodes.get(node_name)
+            if node is None:
+                node = self.nodes[node_name] = NodeState(node_name, self.run, EventClock(self.lateness, self.wall))
+                if self._restored and node_name in self._restored.nodes:
+                    node.restore(self._restored.nodes[node_name])
+            stats = FileStats(name, node_name)
+            if self._restored and name in self._restored.streams:
+                stats.restore(self._restored.streams[name])
+            stream = self.streams[name] = SessionStatsPipeline(node, stats)
+        return stream
+
+    # --- ingest
+
     def poll_once(self) -> int:
         """Read whatever every source has now; return the number of lines processed."""
-        total = 0
-        for reader, pipeline in self.readers:
-            for offset, lines in reader.poll():
-                pipeline.feed(offset, lines)
-                total += len(lines)
+        total = sum(self.tracker.poll())
         self.polled_once = True
         return total
 
-    async def poll_forever(self, interval: float) -> None:
-        while True:
-            for reader, pipeline in self.readers:
-                for offset, lines in reader.poll():
-                    pipeline.feed(offset, lines)
-                    await asyncio.sleep(0)  # let a scrape in between large chunks
-            self.polled_once = True
-            await asyncio.sleep(interval)
+    async def poll_forever(self, poll_interval: float, use_inotify: bool = True) -> None:
+        watcher = ChangeWatcher(self.tracker.watch_dirs, self._could_match, use_inotify=use_inotify)
+        last_save = time.monotonic()
+        try:
+            while True:
+                for _ in self.tracker.poll():
+                    await asyncio.sleep(0)  # let a scrape in between blocks
+                self.polled_once = True
+                if self.state is not None and time.monotonic() - last_save >= STATE_SAVE_SECONDS:
+                    self.save_state()
+                    last_save = time.monotonic()
+                await watcher.wait(SAFETY_POLL_SECONDS if watcher.mode == "inotify" else poll_interval)
+        finally:
+            await watcher.close()
+
+    def _could_match(self, path: str) -> bool:
+        return any(pattern.could_match(path) for pattern in self.tracker.patterns)
+
+    def save_state(self) -> None:
+        if self.state is None:
+            return
+        checkpoint = Checkpoint(
+            self.tracker.checkpoint(),
+            {name: stream.stats.to_json() for name, stream in self.streams.items()},
+            {name: node.to_json() for name, node in self.nodes.items()},
+        )
+        self.state.save(checkpoint)
 
     def close(self) -> None:
-        for reader, _ in self.readers:
-            reader.close()
+        self.save_state()
+        self.tracker.close()
 
     # --- HTTP
 
@@ -135,13 +170,14 @@ class Exporter:
         }
 
     def _metrics(self, request: Request) -> Response:
+        self.save_state()  # what Prometheus is about to see must survive a crash
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(200, encoder(self.registry), content_type)
 
     def _ready(self, _: Request) -> Response:
         if self.polled_once:
             return Response(200, b"ready\n")
-        return Response(503, b"not ready: sources not opened yet\n")
+        return Response(503, b"not ready: sources not looked at yet\n")
 
     def _landing(self, _: Request) -> Response:
         rows = "".join(
@@ -149,7 +185,8 @@ class Exporter:
             f"<td>{'up' if f.up else 'missing'}</td><td>{f.lines_parsed}</td></tr>"
             for f in self.files
         )
-        page = LANDING.format(version=html.escape(__version__), rows=rows)
+        patterns = "".join(f"<li><code>{html.escape(p.spec)}</code></li>" for p in self.tracker.patterns)
+        page = LANDING.format(version=html.escape(__version__), rows=rows, patterns=patterns)
         return Response(200, page.encode(), "text/html; charset=utf-8")
 
 
@@ -161,20 +198,32 @@ LANDING = """<!doctype html>
 <ul>
 <li><a href="/metrics">/metrics</a>: the metrics</li>
 <li><a href="/-/healthy">/-/healthy</a>: liveness</li>
-<li><a href="/-/ready">/-/ready</a>: readiness (every source opened or reported missing)</li>
+<li><a href="/-/ready">/-/ready</a>: readiness (every source looked at once)</li>
 </ul>
 <h2>Sources</h2>
-<table border="1" cellpadding="4"><tr><th>node</th><th>file</th><th>state</th><th>lines parsed</th></tr>{rows}</table>
+<ul>{patterns}</ul>
+<table border="1" cellpadding="4"><tr><th>node</th><th>stream</th><th>state</th><th>lines parsed</th></tr>{rows}</table>
 </body></html>
 """
 
 
-async def serve(exporter: Exporter, host: str, port: int, poll_interval: float = 0.1) -> None:
+async def serve(exporter: Exporter, host: str, port: int, poll_interval: float = 0.1, use_inotify: bool = True) -> None:
+    """Serve until SIGTERM or SIGINT, then save the state and stop."""
     server = HttpServer(dict(exporter.routes()))
     bound_host, bound_port = await server.start(host, port)
-    log.info("listening", extra={"address": f"{bound_host}:{bound_port}", "files": len(exporter.files)})
+    log.info("listening", extra={"address": f"{bound_host}:{bound_port}", "sources": len(exporter.tracker.patterns)})
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    poller = loop.create_task(exporter.poll_forever(poll_interval, use_inotify))
     try:
-        await exporter.poll_forever(poll_interval)
+        await asyncio.wait([poller, loop.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if poller.done():
+            poller.result()  # re-raise what stopped it
     finally:
+        poller.cancel()
+        await asyncio.gather(poller, return_exceptions=True)
         await server.close()
         exporter.close()
+        log.info("stopped", extra={"state_saved": exporter.state is not None})

@@ -13,9 +13,10 @@ import click
 
 from ton_exporter import __version__, logs
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
-from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, SessionLog, parse_session_log, serve
+from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
+from ton_exporter.sources.discovery import SourcePattern
+from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
 from ton_exporter.sources.replay import Replay, load_bundled
-from ton_exporter.sources.tailer import DEFAULT_MAX_LINE_BYTES
 
 log = logging.getLogger("ton_exporter")
 
@@ -75,17 +76,20 @@ def cli() -> None:
     "session_logs",
     multiple=True,
     required=True,
-    metavar="[NODE=]PATH",
-    help="A session-stats file (the engine's --session-logs; tontester's node<N>/session-logs). Repeat for "
-    "several files. The node label comes from --node, from NODE=, from a tontester directory name, or from the "
-    "file name. A .gz file is read once, from the start. A file that does not exist yet is waited for.",
+    metavar="[NODE=]PATH|GLOB|DIR",
+    help="Session-stats files (the engine's --session-logs; tontester's node<N>/session-logs): a file, a glob "
+    "('net/node*/session-logs') or a directory; repeat for more. Rotated copies (.1, -YYYYMMDD, .old) are "
+    "followed too. The node label comes from --node, from NODE=, from a tontester directory name, or from the "
+    "file name. Compressed files are read once, from the start, when the pattern names them. Files that do not "
+    "exist yet are waited for.",
 )
 @click.option("--node", default=None, help="Node label for every file given (a sidecar's own node).")
 @click.option("--run", default=DEFAULT_RUN, show_default=True, help="Value of the `run` label on every series.")
 @click.option(
     "--from-start",
     is_flag=True,
-    help="Read files that already exist from their beginning. Default: from their end, like `tail -f`.",
+    help="Read files that already exist from their beginning. Default: from their end, like `tail -f` (files that "
+    "appear later are always read from their beginning; with --state.dir, a restart resumes instead).",
 )
 @_listen_option
 @click.option(
@@ -105,13 +109,22 @@ def cli() -> None:
     help="Longer lines are dropped and counted as rejected (reason oversize_line).",
 )
 @click.option(
+    "--state.dir",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for the saved state (read positions and counters), so that a restart resumes where the "
+    "exporter stopped and every line is counted once. Without it, a restart starts over as --from-start says.",
+)
+@click.option(
     "--poll-interval",
     type=click.FloatRange(0.01, 60),
     default=0.1,
     show_default=True,
     metavar="SECONDS",
-    help="How often files are checked for new data.",
+    help="How often files are checked when change notification (inotify) is unavailable or turned off.",
 )
+@click.option("--no-inotify", is_flag=True, help="Do not use inotify (watchfiles); poll every --poll-interval instead.")
 @_logging_options
 def serve_command(
     session_logs: tuple[str, ...],
@@ -121,19 +134,28 @@ def serve_command(
     listen_address: str,
     lateness: float,
     max_line_bytes: int,
+    state_dir: Path | None,
     poll_interval: float,
+    no_inotify: bool,
     log_level: str,
     log_format: str,
 ) -> None:
     """Tail session-stats files and serve their metrics on /metrics."""
     logs.configure(log_level, log_format)
     host, port = parse_listen_address(listen_address)
-    entries = [parse_session_log(spec, node) for spec in session_logs]
-    for entry in entries:
-        _check_path(entry)
-    exporter = Exporter(entries, run=run, from_start=from_start, lateness=lateness, max_line_bytes=max_line_bytes)
+    sources = [parse_source(spec, node) for spec in session_logs]
+    for source in sources:
+        _check_source(source)
+    exporter = Exporter(
+        sources,
+        run=run,
+        from_start=from_start,
+        lateness=lateness,
+        max_line_bytes=max_line_bytes,
+        state_dir=state_dir,
+    )
     exporter.register_process_collectors()
-    _run(serve(exporter, host, port, poll_interval), listen_address)
+    _run(serve(exporter, host, port, poll_interval, use_inotify=not no_inotify), listen_address)
 
 
 @cli.command("demo")
@@ -156,8 +178,8 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ton-exporter-demo-")))
         replay = Replay(directory, load_bundled(), rotate_bytes=16 * 1024 * 1024)
-        entries = [SessionLog(replay.path(node), node) for node in ("node1", "node2")]
-        exporter = Exporter(entries, run="demo", from_start=True)
+        sources = [SourcePattern(str(replay.path(node)), node) for node in ("node1", "node2")]
+        exporter = Exporter(sources, run="demo", from_start=True)
         exporter.register_process_collectors()
         log.info("demo replaying bundled session stats", extra={"directory": str(directory)})
 
@@ -167,14 +189,16 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
         _run(both(), listen_address)
 
 
-def _check_path(entry: SessionLog) -> None:
-    path = entry.path
-    if path.is_dir():
-        fail(f"{path} is a directory; --session-logs takes a file")
-    if not path.parent.is_dir():
-        fail(f"{path}: directory {path.parent} does not exist")
-    if not path.exists():
-        log.warning("file does not exist yet; waiting for it", extra={"file": str(path)})
+def _check_source(source: SourcePattern) -> None:
+    """A file in a directory that does not exist is a typo, not a file to wait for; say so at once."""
+    if source.kind == "file":
+        path = Path(source.spec)
+        if not path.parent.is_dir():
+            fail(f"{path}: directory {path.parent} does not exist")
+        if not path.exists():
+            log.warning("file does not exist yet; waiting for it", extra={"file": str(path)})
+    elif source.kind == "glob" and not source.candidates():
+        log.warning("pattern matches no file yet; waiting", extra={"pattern": source.spec})
 
 
 def _run(main: "asyncio.Future[object] | object", listen_address: str) -> None:

@@ -10,6 +10,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ton_exporter.aggregation.columns import BUILDERS
 from ton_exporter.aggregation.measures import COLUMNS_BY_SOURCE, measures_of
@@ -152,6 +153,31 @@ class BlockGroup:
         categories = self.categories.get(name)
         if categories is not None:
             categories.update(map(int, column))
+
+    def to_json(self) -> dict[str, object]:
+        """The cumulative state (call `flush` first). Window buffers are not kept across restarts."""
+        return {
+            "rows": self.rows,
+            "count": dict(self.count),
+            "sum": self.sum,
+            "buckets": self.buckets,
+            "categories": {name: {str(k): n for k, n in c.items()} for name, c in self.categories.items()},
+            "limit_hits": dict(self.limit_hits),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.rows = int(data["rows"])
+        self.count.update({k: int(v) for k, v in data["count"].items()})
+        for name, total in data["sum"].items():
+            if name in self.sum:
+                self.sum[name] = float(total)
+        for name, counts in data["buckets"].items():
+            if name in self.buckets and len(counts) == len(self.buckets[name]):
+                self.buckets[name] = [int(n) for n in counts]
+        for name, counts in data["categories"].items():
+            if name in self.categories:
+                self.categories[name].update({int(k): int(n) for k, n in counts.items()})
+        self.limit_hits.update({k: int(n) for k, n in data["limit_hits"].items()})
 
     def window_stats(self, window: int) -> WindowStats | None:
         buffer = self.windows.get(window)

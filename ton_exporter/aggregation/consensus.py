@@ -108,6 +108,36 @@ class ConsensusState:
         for group in self.groups.values():
             group.prune(oldest_kept)
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sessions": {sid: list(s) for sid, s in self.sessions.items()},
+            "unidentified": sorted(self.unidentified),
+            "groups": [
+                {
+                    "workchain": wc,
+                    "shard": shard,
+                    "events": dict(g.events),
+                    "votes": dict(g.votes),
+                    "certificates": dict(g.certificates),
+                    "accepted": g.accepted,
+                }
+                for (wc, shard), g in self.groups.items()
+            ],
+            "rejected_events": dict(self.rejected_events),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        for sid, fields in data["sessions"].items():
+            self.sessions[str(sid)] = ce.Session(str(fields[0]), str(fields[1]), *(int(x) for x in fields[2:]))
+        self.unidentified.update(str(s) for s in data["unidentified"])
+        for entry in data["groups"]:
+            group = self.groups.setdefault((str(entry["workchain"]), str(entry["shard"])), ConsensusGroup())
+            group.events.update({k: int(v) for k, v in entry["events"].items()})
+            group.votes.update({k: int(v) for k, v in entry["votes"].items()})
+            group.certificates.update({k: int(v) for k, v in entry["certificates"].items()})
+            group.accepted += int(entry["accepted"])
+        self.rejected_events.update({k: int(v) for k, v in data["rejected_events"].items()})
+
 
 def _window_key(kind: str, vote: str | None) -> str | None:
     if kind == ce.BLOCK_ACCEPTED:

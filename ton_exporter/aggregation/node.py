@@ -1,6 +1,7 @@
 """Everything aggregated for one node: its block groups, its consensus counts and its event clock."""
 
 import math
+from typing import Any
 
 from ton_exporter.aggregation.block_groups import LAYOUTS, BlockGroup
 from ton_exporter.aggregation.consensus import ConsensusState
@@ -46,3 +47,28 @@ class NodeState:
         for groups in self.blocks.values():
             for group in groups.values():
                 group.flush()
+
+    def to_json(self) -> dict[str, object]:
+        """Cumulative state for a checkpoint (flushed first); rows kept for windows are not part of it."""
+        self.flush()
+        return {
+            "newest_event": self.clock.newest if self.clock.newest > -math.inf else None,
+            "late_records": self.late_records,
+            "blocks": {
+                source: [{"workchain": wc, "shard": shard, **g.to_json()} for (wc, shard), g in groups.items()]
+                for source, groups in self.blocks.items()
+            },
+            "consensus": self.consensus.to_json(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        newest = data.get("newest_event")
+        if newest is not None:
+            self.clock.observe(float(newest))
+        self.late_records = int(data["late_records"])
+        for source, groups in data["blocks"].items():
+            for entry in groups:
+                key = (str(entry["workchain"]), str(entry["shard"]))
+                group = self.blocks[source].setdefault(key, BlockGroup(LAYOUTS[source]))
+                group.restore(entry)
+        self.consensus.restore(data["consensus"])

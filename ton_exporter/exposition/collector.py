@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from ton_exporter.aggregation.block_groups import BlockGroup, Summary, WindowStats
 from ton_exporter.aggregation.measures import COLLATED, MEASURES, SPARSE_KEYS, VALIDATED, Measure
 from ton_exporter.aggregation.node import NodeState
+from ton_exporter.checkpoint import StateStore
 from ton_exporter.exposition import names
 from ton_exporter.parsers import consensus_events as ce
 from ton_exporter.parsers import record_types
@@ -43,10 +44,12 @@ class ExporterCollector(Collector):
         nodes: Callable[[], Sequence[NodeState]],
         files: Callable[[], Sequence[FileStats]],
         version: str,
+        state: StateStore | None = None,
     ) -> None:
         self._nodes = nodes
         self._files = files
         self._version = version
+        self._state = state
 
     def collect(self) -> Iterator[Metric]:
         nodes = self._nodes()
@@ -56,6 +59,8 @@ class ExporterCollector(Collector):
         yield from _consensus_families(nodes)
         yield from _window_clock_families(nodes)
         yield from _file_families(self._files())
+        if self._state is not None:
+            yield from _state_families(self._state)
         info = GaugeMetricFamily(f"{NS}_build_info", "ton-exporter build information; always 1.", labels=["version"])
         info.add_metric([self._version], 1)
         yield info
@@ -269,6 +274,23 @@ def _window_clock_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
         late.add_metric([node.name], node.late_records)
     yield start
     yield late
+
+
+def _state_families(state: StateStore) -> Iterator[Metric]:
+    loads = CounterMetricFamily(
+        f"{NS}_state_loads", "Saved state read at start, by result: restored, missing, corrupt.", labels=["result"]
+    )
+    for result in ("restored", "missing", "corrupt"):
+        loads.add_metric([result], state.loads[result])
+    yield loads
+    yield CounterMetricFamily(f"{NS}_state_saves", "Checkpoints written.", value=state.saves)
+    yield CounterMetricFamily(
+        f"{NS}_state_save_errors", "Checkpoints that could not be written.", value=state.save_errors
+    )
+    if state.last_save_time:
+        yield GaugeMetricFamily(
+            f"{NS}_state_last_save_timestamp_seconds", "Unix time of the last checkpoint.", value=state.last_save_time
+        )
 
 
 def _file_families(files: Sequence[FileStats]) -> Iterator[Metric]:

@@ -3,6 +3,7 @@
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 log = logging.getLogger("ton_exporter.source")
 
@@ -19,11 +20,43 @@ class FileStats:
     lines_parsed: int = 0
     rotations: int = 0
     truncations: int = 0
+    opened_files: int = 0
     last_read_time: float = 0.0
     last_event_time: float = 0.0
     rejected: Counter[str] = field(default_factory=Counter)
     records: Counter[str] = field(default_factory=Counter)
     field_errors: Counter[str] = field(default_factory=Counter)
+
+    COUNTERS: ClassVar[tuple[str, ...]] = (
+        "bytes_read",
+        "lines_read",
+        "lines_parsed",
+        "rotations",
+        "truncations",
+        "opened_files",
+        "last_event_time",
+    )
+
+    def to_json(self) -> dict[str, object]:
+        """The counters that must survive a restart (gauges such as size and offset are measured again)."""
+        return {
+            **{name: getattr(self, name) for name in self.COUNTERS},
+            "rejected": dict(self.rejected),
+            "records": dict(self.records),
+            "field_errors": dict(self.field_errors),
+        }
+
+    def restore(self, data: dict[str, object]) -> None:
+        for name in self.COUNTERS:
+            value = data.get(name, 0)
+            if not isinstance(value, int | float):
+                raise ValueError(f"file stats {name} of the wrong type")
+            setattr(self, name, value)
+        for name in ("rejected", "records", "field_errors"):
+            counts = data.get(name, {})
+            if not isinstance(counts, dict):
+                raise ValueError(f"file stats {name} of the wrong type")
+            getattr(self, name).update({str(k): int(v) for k, v in counts.items()})
 
     def reject(self, reason: str, offset: int, detail: str = "") -> None:
         """Count a rejected line; log only the first of each reason, with where it is."""

@@ -1,0 +1,117 @@
+"""Saved state, so that a restart resumes where the exporter stopped and no line is counted twice.
+
+A checkpoint holds, together and consistently, the identity and resume offset of every file known (sources/
+tracker.py) and the cumulative counters of every stream and node: after a restart, the lines past the saved
+offsets are read again and counted again from the saved counters, so every line counts exactly once. A checkpoint
+is written before every `/metrics` answer (a counter Prometheus has seen must never go back), every few seconds,
+and on shutdown; atomically: written to a temporary file, flushed to disk, then renamed over the old one.
+
+What is not kept: the rows of 60 s windows in progress (a window that spans a restart misses the rows read before
+it) and gauges that are measured again (file sizes, offsets).
+
+Policy when the state cannot be used, said in the log and in `tonex_state_loads_total{result}`:
+* `missing` (first run): start as without state: files that exist are read from their end, or from their start
+  with `--from-start`;
+* `corrupt` (not JSON, wrong shape, another format version): the file is renamed to `checkpoint.json.corrupt`
+  and the exporter starts as on a first run.
+"""
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ton_exporter.sources.tracker import KnownFile
+
+log = logging.getLogger("ton_exporter.state")
+
+FORMAT_VERSION = 1
+FILE_NAME = "checkpoint.json"
+
+
+@dataclass
+class Checkpoint:
+    files: list[KnownFile]
+    streams: dict[str, dict[str, Any]]
+    nodes: dict[str, dict[str, Any]]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": FORMAT_VERSION,
+            "written_at": time.time(),
+            "files": [f.to_json() for f in self.files],
+            "streams": self.streams,
+            "nodes": self.nodes,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Checkpoint":
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+            raise ValueError("not a checkpoint of this format version")
+        files, streams, nodes = data["files"], data["streams"], data["nodes"]
+        if not isinstance(files, list) or not isinstance(streams, dict) or not isinstance(nodes, dict):
+            raise ValueError("checkpoint sections of the wrong type")
+        return cls([KnownFile.from_json(f) for f in files], streams, nodes)
+
+
+@dataclass
+class StateStore:
+    directory: Path
+    loads: Counter[str] = field(default_factory=Counter)
+    saves: int = 0
+    save_errors: int = 0
+    last_save_time: float = 0.0
+
+    @property
+    def path(self) -> Path:
+        return self.directory / FILE_NAME
+
+    def load(self) -> Checkpoint | None:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            self.loads["missing"] += 1
+            log.info("no saved state: starting as on a first run", extra={"state": str(self.path)})
+            return None
+        try:
+            checkpoint = Checkpoint.from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError) as e:
+            self.loads["corrupt"] += 1
+            aside = self.path.with_name(FILE_NAME + ".corrupt")
+            os.replace(self.path, aside)
+            log.error(
+                "saved state unusable: moved aside, starting as on a first run",
+                extra={"state": str(self.path), "moved_to": str(aside), "error": str(e)[:200]},
+            )
+            return None
+        self.loads["restored"] += 1
+        log.info("resuming from saved state", extra={"state": str(self.path), "files": len(checkpoint.files)})
+        return checkpoint
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        temporary = self.path.with_name(FILE_NAME + ".tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with open(temporary, "w") as f:
+                json.dump(checkpoint.to_json(), f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, self.path)
+            directory = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as e:
+            self.save_errors += 1
+            if self.save_errors == 1 or self.save_errors % 100 == 0:
+                log.error(
+                    "cannot save state", extra={"state": str(self.path), "error": str(e), "errors": self.save_errors}
+                )
+            return
+        self.saves += 1
+        self.last_save_time = time.time()
