@@ -48,6 +48,12 @@ class Process:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL: no chance to save anything."""
+        self.proc.kill()
+        self.proc.wait(10)
+        self._out.close()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -56,7 +62,8 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        self._out.close()
+        if not self._out.closed:
+            self._out.close()
 
 
 class ExporterProcess(Process):

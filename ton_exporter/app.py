@@ -80,6 +80,7 @@ class Exporter:
         self.nodes: dict[str, NodeState] = {}
         self.streams: dict[str, SessionStatsPipeline] = {}
         self.polled_once = False
+        self.watch_mode = "none"  # "inotify" or "polling" once serving
         self.state = StateStore(state_dir) if state_dir is not None else None
         self._restored = self.state.load() if self.state is not None else None
         self.tracker = FileTracker(
@@ -91,7 +92,13 @@ class Exporter:
         )
         self.registry = CollectorRegistry()
         self.registry.register(
-            ExporterCollector(lambda: list(self.nodes.values()), lambda: self.files, __version__, self.state)
+            ExporterCollector(
+                lambda: list(self.nodes.values()),
+                lambda: self.files,
+                __version__,
+                self.state,
+                lambda: self.watch_mode,
+            )
         )
 
     @property
@@ -135,6 +142,7 @@ class Exporter:
                 for _ in self.tracker.poll():
                     await asyncio.sleep(0)  # let a scrape in between blocks
                 self.polled_once = True
+                self.watch_mode = watcher.mode
                 if self.state is not None and time.monotonic() - last_save >= STATE_SAVE_SECONDS:
                     self.save_state()
                     last_save = time.monotonic()

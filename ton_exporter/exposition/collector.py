@@ -45,11 +45,13 @@ class ExporterCollector(Collector):
         files: Callable[[], Sequence[FileStats]],
         version: str,
         state: StateStore | None = None,
+        watch_mode: Callable[[], str] = lambda: "none",
     ) -> None:
         self._nodes = nodes
         self._files = files
         self._version = version
         self._state = state
+        self._watch_mode = watch_mode
 
     def collect(self) -> Iterator[Metric]:
         nodes = self._nodes()
@@ -61,6 +63,15 @@ class ExporterCollector(Collector):
         yield from _file_families(self._files())
         if self._state is not None:
             yield from _state_families(self._state)
+        mode = self._watch_mode()
+        if mode != "none":
+            watcher = GaugeMetricFamily(
+                f"{NS}_source_watcher_info",
+                "How file changes are noticed: inotify (through watchfiles) or polling; always 1.",
+                labels=["mode"],
+            )
+            watcher.add_metric([mode], 1)
+            yield watcher
         info = GaugeMetricFamily(f"{NS}_build_info", "ton-exporter build information; always 1.", labels=["version"])
         info.add_metric([self._version], 1)
         yield info

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 
-_ROTATION_SUFFIX = re.compile(r"(?:\.\d{1,3}|-\d{8}(?:\d{2,6})?|\.old)$")
+_ROTATION_SUFFIX = re.compile(r"(?:\.\d{1,6}|-\d{8}(?:\d{2,6})?|\.old)$")
 COMPRESSED = (".gz", ".xz", ".bz2", ".zst", ".lz4")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 

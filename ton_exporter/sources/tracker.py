@@ -50,10 +50,10 @@ class Stream(Protocol):
 class KnownFile:
     identity: FileIdentity
     offset: int  # everything before it was read (a line boundary)
-    stream: str
+    stream_name: str
 
     def to_json(self) -> dict[str, object]:
-        return {**self.identity.to_json(), "offset": self.offset, "stream": self.stream}
+        return {**self.identity.to_json(), "offset": self.offset, "stream": self.stream_name}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> "KnownFile":
@@ -198,7 +198,7 @@ class FileTracker:
             if size > known.offset:
                 yield from self._open(path, identity, stream, known.offset, reason="resumed")
             return
-        original = self._original_of(identity)
+        original = self._original_of(identity, stream_name(path))
         if original is not None:
             yield from self._copy_found(path, identity, stream, original, size)
             return
@@ -210,13 +210,18 @@ class FileTracker:
         else:
             yield from self._open(path, identity, stream, None, reason="existing")
 
-    def _original_of(self, identity: FileIdentity) -> "TrackedFile | KnownFile | None":
+    def _original_of(self, identity: FileIdentity, stream: str) -> "TrackedFile | KnownFile | None":
+        """A file of the same stream with the same content under another inode: the original of a copy."""
         if len(identity.head) < MIN_COPY_HEAD:
             return None
         candidates: list[TrackedFile | KnownFile] = [*self.open.values(), *self.known.values()]
         for candidate in candidates:
             other = candidate.identity
-            if other.same_content(identity) and (other.dev, other.ino) != (identity.dev, identity.ino):
+            if (
+                candidate.stream_name == stream
+                and other.same_content(identity)
+                and (other.dev, other.ino) != (identity.dev, identity.ino)
+            ):
                 return candidate
         return None
 
