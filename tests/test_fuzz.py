@@ -74,11 +74,14 @@ def assert_every_line_accounted(stats: FileStats, handed_out: int, newlines: int
 
 
 EXAMPLES = 4_000
-LINES = {"min_size": 10, "max_size": 30}
+MIN_LINES, MAX_LINES = 10, 30
 
 
 @settings(FUZZ, max_examples=EXAMPLES)
-@given(st.lists(st.binary(max_size=300), **LINES), st.lists(st.integers(1, 2000), max_size=5))
+@given(
+    st.lists(st.binary(max_size=300), min_size=MIN_LINES, max_size=MAX_LINES),
+    st.lists(st.integers(1, 2000), max_size=5),
+)
 def test_arbitrary_bytes(lines: list[bytes], chunks: list[int]) -> None:
     stream = b"\n".join(lines) + b"\n"
     stats, handed_out = run_lines(stream, chunks, max_line=200)
@@ -161,7 +164,11 @@ MUTATIONS: list[Callable[[bytes, random.Random], bytes]] = [_flip, _cut, _insert
 
 
 @settings(FUZZ, max_examples=EXAMPLES)
-@given(st.lists(st.integers(0, 2**32 - 1), **LINES), st.lists(st.integers(1, 50_000), max_size=3), st.integers(0, 19))
+@given(
+    st.lists(st.integers(0, 2**32 - 1), min_size=MIN_LINES, max_size=MAX_LINES),
+    st.lists(st.integers(1, 50_000), max_size=3),
+    st.integers(0, 19),
+)
 def test_mutated_real_lines(seeds: list[int], chunks: list[int], render: int) -> None:
     """Each seed picks a real line and one mutation (a byte flipped, a cut, bytes inserted, a value replaced or a
     key deleted anywhere in the record)."""
@@ -177,7 +184,7 @@ def test_mutated_real_lines(seeds: list[int], chunks: list[int], render: int) ->
 
 @settings(FUZZ, max_examples=EXAMPLES)
 @given(
-    st.lists(st.binary(max_size=50).map(lambda b: b.replace(b"\n", b"")), **LINES),
+    st.lists(st.binary(max_size=50).map(lambda b: b.replace(b"\n", b"")), min_size=MIN_LINES, max_size=MAX_LINES),
     st.lists(st.integers(1, 60), max_size=8),
     st.integers(5, 40),
     st.booleans(),
