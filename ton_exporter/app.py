@@ -19,6 +19,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from watchfiles import Change
 
 from ton_exporter import __version__
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS, EventClock
@@ -38,7 +39,9 @@ log = logging.getLogger("ton_exporter")
 DEFAULT_LISTEN = ":10056"
 DEFAULT_RUN = "default"
 SAFETY_POLL_SECONDS = 1.0
+DISCOVERY_SECONDS = 5.0
 STATE_SAVE_SECONDS = 5.0
+YIELD_EVERY_LINES = 2000
 
 
 def node_name_for(path: str) -> str:
@@ -135,18 +138,38 @@ class Exporter:
         return total
 
     async def poll_forever(self, poll_interval: float, use_inotify: bool = True) -> None:
+        """Read on every wake-up; look for new files when something other than an open file changed, and every
+        few seconds anyway (a new file can appear unannounced: polling mode, file systems without notification)."""
         watcher = ChangeWatcher(self.tracker.watch_dirs, self._could_match, use_inotify=use_inotify)
-        last_save = time.monotonic()
+        # inotify announces new files; without it, new files are looked for once a second
+        discovery_interval = DISCOVERY_SECONDS if use_inotify else SAFETY_POLL_SECONDS
+        last_save = last_discovery = time.monotonic()
+        discover = True
+        changes: set[tuple[Change, str]] | None = None
         try:
             while True:
-                for _ in self.tracker.poll():
-                    await asyncio.sleep(0)  # let a scrape in between blocks
+                changed = {path for _, path in changes} if changes is not None and not discover else None
+                backlog = read = 0
+                for lines in self.tracker.poll(discover, changed):
+                    backlog += lines
+                    read += lines
+                    if backlog >= YIELD_EVERY_LINES:  # a large backlog: let a scrape in between blocks
+                        backlog = 0
+                        await asyncio.sleep(0)
+                watcher.note(read)
+                now = time.monotonic()
+                if discover:
+                    last_discovery = now
                 self.polled_once = True
                 self.watch_mode = watcher.mode
-                if self.state is not None and time.monotonic() - last_save >= STATE_SAVE_SECONDS:
+                if self.state is not None and now - last_save >= STATE_SAVE_SECONDS:
                     self.save_state()
-                    last_save = time.monotonic()
-                await watcher.wait(SAFETY_POLL_SECONDS if watcher.mode == "inotify" else poll_interval)
+                    last_save = now
+                changes = await watcher.wait(poll_interval if watcher.mode == "polling" else SAFETY_POLL_SECONDS)
+                discover = time.monotonic() - last_discovery >= discovery_interval or (
+                    changes is not None
+                    and any(kind != Change.modified or not self.tracker.is_open_path(path) for kind, path in changes)
+                )
         finally:
             await watcher.close()
 

@@ -16,7 +16,6 @@ Policy when the state cannot be used, said in the log and in `tonex_state_loads_
   and the exporter starts as on a first run.
 """
 
-import json
 import logging
 import os
 import time
@@ -24,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ton_exporter.sources.tracker import KnownFile
 
@@ -78,8 +79,8 @@ class StateStore:
             log.info("no saved state: starting as on a first run", extra={"state": str(self.path)})
             return None
         try:
-            checkpoint = Checkpoint.from_json(json.loads(text))
-        except (ValueError, KeyError, TypeError) as e:
+            checkpoint = Checkpoint.from_json(orjson.loads(text))
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as e:
             self.loads["corrupt"] += 1
             aside = self.path.with_name(FILE_NAME + ".corrupt")
             os.replace(self.path, aside)
@@ -96,8 +97,8 @@ class StateStore:
         temporary = self.path.with_name(FILE_NAME + ".tmp")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "w") as f:
-                json.dump(checkpoint.to_json(), f, separators=(",", ":"))
+            with open(temporary, "wb") as f:
+                f.write(orjson.dumps(checkpoint.to_json()))
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(temporary, self.path)

@@ -18,6 +18,7 @@ class NodeState:
         self.blocks: dict[str, dict[tuple[str, str], BlockGroup]] = {COLLATED: {}, VALIDATED: {}}
         self.consensus = ConsensusState()
         self.late_records = 0
+        self._pruned_before: int | None = None
 
     def add_block(self, source: str, row: BlockRow, oldest_window: int | None) -> None:
         groups = self.blocks[source]
@@ -37,7 +38,8 @@ class NodeState:
         if newest_event > -math.inf:
             self.clock.observe(newest_event)
         oldest = self.clock.complete_window()
-        if oldest is not None:
+        if oldest is not None and oldest != self._pruned_before:
+            self._pruned_before = oldest
             for groups in self.blocks.values():
                 for group in groups.values():
                     group.prune(oldest)

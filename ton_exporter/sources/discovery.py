@@ -11,6 +11,7 @@ specification names them (`run42/*.jsonl.gz`); they are then read once from the 
 """
 
 import fnmatch
+import functools
 import glob
 import os
 import re
@@ -67,16 +68,33 @@ class SourcePattern:
         return sorted(p for p in found if self.wants_compressed or not is_compressed(p))
 
     def could_match(self, path: str) -> bool:
-        """Whether a changed absolute path can be (or become) one of this pattern's candidates; no file access."""
-        spec = os.path.abspath(self.spec)
-        kind = self.kind
-        if kind == "dir":
-            return os.path.dirname(path) == spec
-        if kind == "file":
-            return os.path.dirname(path) == os.path.dirname(spec) and os.path.basename(path).startswith(
-                os.path.basename(spec)
-            )
+        """Whether a changed absolute path can be (or become) one of this pattern's candidates; no file access.
+
+        Called for every file event in a watched directory, so it is kept to string operations."""
+        spec = self._absolute
+        directory, _, name = path.rpartition("/")
+        if self._kind_at_start == "file":
+            return directory == self._spec_dir and name.startswith(self._spec_name)
+        if self._kind_at_start == "dir":
+            return directory == spec
         return fnmatch.fnmatch(path, spec) or fnmatch.fnmatch(stream_name(path), spec)
+
+    @functools.cached_property
+    def _absolute(self) -> str:
+        return os.path.abspath(self.spec)
+
+    @functools.cached_property
+    def _spec_dir(self) -> str:
+        return os.path.dirname(self._absolute)
+
+    @functools.cached_property
+    def _spec_name(self) -> str:
+        return os.path.basename(self._absolute)
+
+    @functools.cached_property
+    def _kind_at_start(self) -> str:
+        """The kind when first asked (a file pattern whose path later becomes a directory keeps its kind here)."""
+        return self.kind
 
     def watch_dirs(self) -> set[str]:
         """Existing directories (absolute paths) whose direct entries can change what this pattern matches."""

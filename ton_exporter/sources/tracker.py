@@ -78,6 +78,7 @@ class TrackedFile:
         self.splitter = LineSplitter(stream.stats, max_line)
         self.splitter.reset(offset)
         self.last_size = -1
+        self.last_links = 1
         self.last_growth = time.monotonic()
 
     @property
@@ -87,7 +88,7 @@ class TrackedFile:
 
     def read(self, size: int) -> Iterator[tuple[int, list[bytes]]]:
         stats = self.stream.stats
-        while data := os.pread(self.fd, size, self.offset):
+        while data := os.pread(self.fd, min(size, max(self.last_size - self.offset, 4096)), self.offset):
             start = self.offset
             self.offset += len(data)
             stats.bytes_read += len(data)
@@ -136,15 +137,23 @@ class FileTracker:
 
     # --- the poll
 
-    def poll(self) -> Iterator[int]:
-        """Look for new and changed files, then feed the complete lines of every open file to its stream.
+    def poll(self, discover: bool = True, changed: set[str] | None = None) -> Iterator[int]:
+        """Look for new and changed files, then feed the complete lines of the open files to their streams.
 
-        Yields the number of lines after each block fed, so that a caller can let other work in between."""
-        yield from self._discover()
+        With `discover` false only open files are looked at, and with `changed` (absolute paths reported changed)
+        only those among them. Yields the number of lines after each block fed, so that a caller can let other
+        work in between."""
+        if discover or not self.first_look_done:
+            yield from self._discover()
+            changed = None
         for tracked in list(self.open.values()):
-            yield from self._read(tracked)
-            self._maybe_close(tracked)
+            if changed is None or (tracked.path is not None and os.path.abspath(tracked.path) in changed):
+                yield from self._read(tracked)
+                self._maybe_close(tracked)
         self.first_look_done = True
+
+    def is_open_path(self, path: str) -> bool:
+        return any(tracked.path is not None and os.path.abspath(tracked.path) == path for tracked in self.open.values())
 
     def watch_dirs(self) -> set[str]:
         dirs: set[str] = set()
@@ -265,15 +274,18 @@ class FileTracker:
     def _read(self, tracked: TrackedFile) -> Iterator[int]:
         self._check_truncation(tracked)
         stream = tracked.stream
-        for offset, lines in tracked.read(self.read_size):
-            stream.feed(offset, lines)
-            yield len(lines)
+        if tracked.last_size > tracked.offset:
+            for offset, lines in tracked.read(self.read_size):
+                stream.feed(offset, lines)
+                yield len(lines)
         if tracked.path == tracked.stream_name:
             stream.stats.size = max(tracked.last_size, tracked.offset)
             stream.stats.offset = tracked.offset
 
     def _check_truncation(self, tracked: TrackedFile) -> None:
-        size = os.fstat(tracked.fd).st_size
+        st = os.fstat(tracked.fd)
+        size = st.st_size
+        tracked.last_links = st.st_nlink
         if size == tracked.last_size:
             return
         tracked.last_size = size
@@ -350,12 +362,8 @@ class FileTracker:
     # --- closing
 
     def _maybe_close(self, tracked: TrackedFile) -> None:
-        now = time.monotonic()
-        try:
-            deleted = os.fstat(tracked.fd).st_nlink == 0
-        except OSError:
-            deleted = True
-        idle = now - tracked.last_growth
+        deleted = tracked.last_links == 0
+        idle = time.monotonic() - tracked.last_growth
         if (deleted or tracked.path is None) and idle >= DETACHED_GRACE_SECONDS:
             log.info("closing file that is gone", extra={"file": tracked.path or tracked.stream.stats.path})
             self._close(tracked)
