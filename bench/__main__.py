@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+from bench import live
 from bench.generate import generate
 from bench.ingest import instructions, measure
 
@@ -38,7 +39,27 @@ def ingest(sizes_mb: tuple[int, ...] = (50, 200), rounds: int = 3, instruction_m
         )
 
 
+def latency() -> None:
+    print("latency: a line appended to a followed file until a scrape counts it (200 lines)")
+    for label, inotify in (("inotify (watchfiles)", True), ("polling every 0.1 s", False)):
+        r = live.latency(inotify=inotify)
+        print(
+            f"  {label:22} p50 {r['p50'] * 1000:4.0f} ms  p95 {r['p95'] * 1000:4.0f} ms  "
+            f"p99 {r['p99'] * 1000:4.0f} ms  max {r['max'] * 1000:4.0f} ms"
+        )
+
+
+def idle() -> None:
+    print("idle cost: 4 files, 100 lines/s in all, a scrape every 15 s, state saved; 60 s after 5 s of warm-up")
+    r = live.idle_cost()
+    print(
+        f"  CPU {r['cpu_share'] * 100:.2f}% of one core, peak RSS {r['peak_rss'] / MB:.0f} MB, "
+        f"{r['lines_read']:.0f} of {r['lines_written']} lines read"
+    )
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["ingest"]
-    if "ingest" in which:
-        ingest()
+    which = sys.argv[1:] or ["ingest", "latency", "idle"]
+    for name, run in (("ingest", ingest), ("latency", latency), ("idle", idle)):
+        if name in which:
+            run()
