@@ -99,8 +99,9 @@ class Exporter:
                 lambda: list(self.nodes.values()),
                 lambda: self.files,
                 __version__,
-                self.state,
-                lambda: self.watch_mode,
+                state=self.state,
+                watch_mode=lambda: self.watch_mode,
+                patterns=lambda: self.tracker.matched,
             )
         )
 

@@ -44,14 +44,17 @@ class ExporterCollector(Collector):
         nodes: Callable[[], Sequence[NodeState]],
         files: Callable[[], Sequence[FileStats]],
         version: str,
+        *,
         state: StateStore | None = None,
         watch_mode: Callable[[], str] = lambda: "none",
+        patterns: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self._nodes = nodes
         self._files = files
         self._version = version
         self._state = state
         self._watch_mode = watch_mode
+        self._patterns = patterns
 
     def collect(self) -> Iterator[Metric]:
         nodes = self._nodes()
@@ -63,6 +66,7 @@ class ExporterCollector(Collector):
         yield from _file_families(self._files())
         if self._state is not None:
             yield from _state_families(self._state)
+        yield from _pattern_families(self._patterns())
         mode = self._watch_mode()
         if mode != "none":
             watcher = GaugeMetricFamily(
@@ -285,6 +289,22 @@ def _window_clock_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
         late.add_metric([node.name], node.late_records)
     yield start
     yield late
+
+
+def _pattern_families(matched: dict[str, int]) -> Iterator[Metric]:
+    up = GaugeMetricFamily(
+        f"{NS}_source_pattern_up",
+        "1 if the source pattern matched a file at the last look, else 0.",
+        labels=["pattern"],
+    )
+    files = GaugeMetricFamily(
+        f"{NS}_source_pattern_files", "Files the source pattern matched at the last look.", labels=["pattern"]
+    )
+    for pattern, n in sorted(matched.items()):
+        up.add_metric([pattern], 1 if n else 0)
+        files.add_metric([pattern], n)
+    yield up
+    yield files
 
 
 def _state_families(state: StateStore) -> Iterator[Metric]:

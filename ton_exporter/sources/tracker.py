@@ -133,6 +133,7 @@ class FileTracker:
         for entry in restored or ():
             self._remember(entry)
         self._looked_at: dict[str, tuple[int, int, int, int]] = {}
+        self.matched: dict[str, int] = {p.spec: 0 for p in patterns}  # files each pattern matched at the last look
         self.first_look_done = False
 
     # --- the poll
@@ -177,7 +178,9 @@ class FileTracker:
     def _discover(self) -> Iterator[int]:
         seen: set[tuple[int, int]] = set()
         for pattern in self.patterns:
-            for path in pattern.candidates():
+            candidates = pattern.candidates()
+            self.matched[pattern.spec] = len(candidates)
+            for path in candidates:
                 try:
                     st = os.stat(path)
                 except OSError:
