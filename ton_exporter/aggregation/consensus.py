@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ton_exporter.aggregation.distribution import Distribution
-from ton_exporter.aggregation.event_clock import window_start
 from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.slots import PhaseSink, SessionSlots, TimelineEntry
 from ton_exporter.parsers import consensus_events as ce
@@ -46,16 +45,23 @@ class ConsensusGroup(PhaseSink):
         if distribution is None:
             distribution = self.phases[phase] = Distribution()
         distribution.observe(seconds)
-        window = window_start(at)
+        window = int(at // 60) * 60  # window_start(), inline: this runs for every phase measured
         if self.oldest_window is None or window >= self.oldest_window:
-            self.phase_windows.setdefault(window, {}).setdefault(phase, []).append(seconds)
+            per_phase = self.phase_windows.get(window)
+            if per_phase is None:
+                per_phase = self.phase_windows[window] = {}
+            values = per_phase.get(phase)
+            if values is None:
+                per_phase[phase] = [seconds]
+            else:
+                values.append(seconds)
 
     def count(self, what: str, at: float, n: int = 1, label: str = "") -> None:
         if label:
             self.labelled[(what, label)] += n
         else:
             self.counts[what] += n
-        window = window_start(at)
+        window = int(at // 60) * 60
         if self.oldest_window is None or window >= self.oldest_window:
             counts = self.windows.get(window)
             if counts is None:

@@ -55,6 +55,11 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("accept", "cert_finalize", "accepted"),
 )
 
+# The pairs each event field takes part in: after an event, only those are checked.
+PAIRS_BY_FIELD: dict[str, tuple[tuple[str, str, str], ...]] = {
+    name: tuple(p for p in PAIRS if name in p[1:]) for name in {f for p in PAIRS for f in p[1:]}
+}
+
 COUNTS: tuple[str, ...] = (
     "slots",
     "finalized",
@@ -190,37 +195,39 @@ class SessionSlots:
         block = event.get("block")
         if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
             self._mark_empty(slot, ts)
-        self._pairs(slot)
+        self._pairs(slot, "received")
 
     def _validation_started(self, ts: float, event: dict[str, Any]) -> None:
         slot = self._slot(event["id"]["slot"], ts)
         slot.validation_started = ts
-        self._pairs(slot)
+        self._pairs(slot, "validation_started")
 
     def _validation_finished(self, ts: float, event: dict[str, Any]) -> None:
         slot = self._slot(event["id"]["slot"], ts)
         slot.validation_finished = ts
-        self._pairs(slot)
+        self._pairs(slot, "validation_finished")
 
     def _block_accepted(self, ts: float, event: dict[str, Any]) -> None:
         slot = self._slot(event["id"]["slot"], ts)
         slot.accepted = ts
-        self._pairs(slot)
+        self._pairs(slot, "accepted")
 
     def _voted(self, ts: float, event: dict[str, Any]) -> None:
         vote_type, number = _vote(event["vote"])
         slot = self._slot(number, ts)
-        setattr(slot, "voted_" + vote_type, ts)
+        field_name = "voted_" + vote_type
+        setattr(slot, field_name, ts)
         if self.network is not None and self.session is not None:
             self.network.vote(self.session, number, vote_type, ts)
-        self._pairs(slot)
+        self._pairs(slot, field_name)
 
     def _cert_observed(self, ts: float, event: dict[str, Any]) -> None:
         vote_type, number = _vote(event["vote"])
         slot = self._slot(number, ts, vote_or_event=False)
         if getattr(slot, "cert_" + vote_type) is not None:
             return  # a certificate seen again
-        setattr(slot, "cert_" + vote_type, ts)
+        field_name = "cert_" + vote_type
+        setattr(slot, field_name, ts)
         if self.network is not None:
             self.network.certificate(number, vote_type, ts)
         if vote_type == "finalize":
@@ -228,12 +235,13 @@ class SessionSlots:
         elif vote_type == "skip":
             self.sink.count("skipped", ts)
             self._count_slot(slot, ts)
-        self._pairs(slot)
+        self._pairs(slot, field_name)
 
     # --- measurements
 
-    def _pairs(self, slot: Slot) -> None:
-        for phase, first, second in PAIRS:
+    def _pairs(self, slot: Slot, changed: str) -> None:
+        """Measure the phases the changed field completes."""
+        for phase, first, second in PAIRS_BY_FIELD.get(changed, ()):
             if phase not in slot.measured:
                 begin, end = getattr(slot, first), getattr(slot, second)
                 if begin is not None and end is not None:
