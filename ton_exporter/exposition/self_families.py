@@ -38,13 +38,18 @@ def window_clock_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
         "Records whose window was already shown and forgotten: counted in counters, not in window gauges.",
         labels=["node"],
     )
+    info = GaugeMetricFamily(
+        f"{NS}_node_info", "One series per node the exporter reads, with its run; always 1.", labels=["node", "run"]
+    )
     for node in nodes:
         window = node.clock.complete_window()
         if window is not None:
             start.add_metric([node.name], window)
         late.add_metric([node.name], node.late_records)
+        info.add_metric([node.name, node.run], 1)
     yield start
     yield late
+    yield info
 
 
 def pattern_families(matched: dict[str, int]) -> Iterator[Metric]:
