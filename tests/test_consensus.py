@@ -14,10 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import real_lines
+from tests.conftest import FakeWall, real_lines
 from tests.metrics_text import Samples, scrape, total, value
 from tests.servers import ExporterProcess, PrometheusServer, wait_until
-from tests.test_event_windows import FakeWall
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
 
