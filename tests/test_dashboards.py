@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from dashboards.__main__ import main as build
 from dashboards.catalogue import DASHBOARDS
+from dashboards.model import DATASOURCE_VARIABLE
 from tests.servers import ExporterProcess, PrometheusServer, StaticMetricsServer, http_get, wait_until
 
 PANELS = [(d, p) for d in DASHBOARDS for p in d.to_json()["panels"] if p["type"] != "row"]
@@ -37,6 +39,17 @@ def test_uids_are_stable_and_unique() -> None:
         on_disk = json.loads((Path("grafana/dashboards") / d.folder / f"{d.uid}.json").read_text())
         assert on_disk["uid"] == d.uid
         assert re.fullmatch(r"[a-z0-9-]{1,40}", d.uid)
+
+
+def test_provisioning_points_at_the_dashboards_and_the_datasource_uid() -> None:
+    datasources = yaml.safe_load(Path("grafana/provisioning/datasources/prometheus.yml").read_text())
+    (prometheus,) = datasources["datasources"]
+    assert (prometheus["uid"], prometheus["type"]) == (DATASOURCE_VARIABLE["current"]["value"], "prometheus")
+    providers = yaml.safe_load(Path("grafana/provisioning/dashboards/ton.yml").read_text())["providers"]
+    assert providers[0]["options"]["foldersFromFilesStructure"] is True
+    for path in Path("grafana/provisioning").rglob("*.yml"):
+        # Grafana expands provisioning values with Go's os.ExpandEnv: `${VAR:-default}` would become "".
+        assert ":-" not in path.read_text(), path
 
 
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda d: d.uid)
