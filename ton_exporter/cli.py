@@ -184,7 +184,13 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
         log.info("demo replaying bundled session stats", extra={"directory": str(directory)})
 
         async def both() -> None:
-            await asyncio.gather(replay.run(), serve(exporter, host, port))
+            writer = asyncio.create_task(replay.run())
+            try:
+                await serve(exporter, host, port)  # returns on SIGTERM/SIGINT; the replay never ends by itself
+            finally:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
 
         _run(both(), listen_address)
 
