@@ -116,7 +116,10 @@ def recording_groups() -> list[dict[str, Any]]:
                 latency.append({"record": buckets, "expr": f"sum by ({by}, le) ({source})"})
                 for name, q in QUANTILES:
                     latency.append(
-                        {"record": f"{level}:{metric}:{name}_rate{w}", "expr": f"histogram_quantile({q}, {buckets}) >= 0"}
+                        {
+                            "record": f"{level}:{metric}:{name}_rate{w}",
+                            "expr": f"histogram_quantile({q}, {buckets}) >= 0",
+                        }
                     )
                 latency.append(
                     {
@@ -203,9 +206,9 @@ def _latency(name: str, metric: str, what: str) -> Alert:
         LATENCY,
         f"{what} p95 of {{{{ $labels.node }}}} regressed on workchain {{{{ $labels.workchain }}}}",
         f"The p95 {what.lower()} time of {{{{ $labels.node }}}} ({{{{ $labels.network }}}}, run {{{{ $labels.run }}}}) "
-        "on workchain {{ $labels.workchain }} over the last 5m is {{ $value | printf \"%.1f\" }} times its mean p95 "
+        'on workchain {{ $labels.workchain }} over the last 5m is {{ $value | printf "%.1f" }} times its mean p95 '
         "over the [[baseline]] that ended [[baseline_gap]] ago, and above [[min_seconds]] s.",
-        f"a node's p95 `{metric}` over 5m > [[factor]] × its mean p95 over [[baseline]] ending [[baseline_gap]] "
+        f"a node's p95 `{metric}` over 5m > [[factor]] x its mean p95 over [[baseline]] ending [[baseline_gap]] "
         "ago, and > [[min_seconds]] s",
         shared=("factor", "baseline", "baseline_gap", "min_seconds"),
         fixed={"metric": metric},
@@ -268,8 +271,7 @@ ALERT_SPECS = (
         "ton-endpoints",
         'up{job="[[job_node_exporter]]"} == 0',
         "node-exporter {{ $labels.instance }} is down",
-        f"Prometheus has not scraped node-exporter at {UP_WHERE} for [[for]]: the disk forecast of this host "
-        "is blind.",
+        f"Prometheus has not scraped node-exporter at {UP_WHERE} for [[for]]: the disk forecast of this host is blind.",
         '`up{job="[[job_node_exporter]]"} == 0`',
     ),
     Alert(
@@ -382,7 +384,7 @@ and
         "ton-exporter falls behind {{ $labels.file }} of {{ $labels.node }}",
         "{{ $value | humanize1024 }}B of {{ $labels.file }} (node {{ $labels.node }}, {{ $labels.instance }}) "
         "are not read yet, more than [[growth_window]] before (alert above [[lag_human]]).",
-        "file size − read offset > [[lag_human]] and larger than [[growth_window]] before",
+        "file size - read offset > [[lag_human]] and larger than [[growth_window]] before",
         shared=("growth_window",),
         per_level=("lag_bytes",),
         derive=lambda p: {"lag_human": _bytes_human(p["lag_bytes"])},
@@ -409,7 +411,7 @@ and
 node_filesystem_readonly{{{DISK}}} == 0""",
         "{{ $labels.mountpoint }} of {{ $labels.instance }} fills up within [[full_within]]",
         "{{ $labels.mountpoint }} on {{ $labels.instance }} (network {{ $labels.network }}"
-        "{{ with $labels.node }}, node {{ . }}{{ end }}) has {{ $value | printf \"%.1f\" }}% free and, at the "
+        '{{ with $labels.node }}, node {{ . }}{{ end }}) has {{ $value | printf "%.1f" }}% free and, at the '
         "rate of the last [[trend]], is full within [[full_within]].",
         "free space < [[free_below_percent]]% and `predict_linear` over [[trend]] says full within [[full_within]]",
         shared=("mountpoints", "trend"),
@@ -509,23 +511,23 @@ def levels(thresholds: dict[str, Any]) -> list[Level]:
             raise ThresholdError(f"{where}: needs severity or severities")
         if set(entry) != set(alert.shared):
             raise ThresholdError(f"{where}: takes {sorted(alert.shared)}, has {sorted(entry)}")
-        for severity, level in raw_levels:
+        for severity, raw_level in raw_levels:
             if severity not in SEVERITIES:
                 raise ThresholdError(f"{where}: severity {severity!r} is not one of {SEVERITIES}")
-            level = dict(level or {})
+            level = dict(raw_level or {})
             for_ = str(level.pop("for", "0s"))
-            if severity == "none":
-                if for_ != "0s":
-                    raise ThresholdError(f"{where}: the always-firing alert has no for")
+            if severity == "none" and for_ != "0s":
+                raise ThresholdError(f"{where}: the always-firing alert has no for")
             duration_seconds(for_)
             if set(level) != set(alert.per_level):
                 raise ThresholdError(f"{where} ({severity}): takes {sorted(alert.per_level)}, has {sorted(level)}")
             for key, value in {**entry, **level}.items():
                 if key in ("window", "baseline", "baseline_gap", "growth_window", "trend", "full_within"):
                     duration_seconds(value)
-                elif key.endswith(("_percent", "_bytes", "_seconds", "_second")) or key == "factor":
-                    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                        raise ThresholdError(f"{where}.{key}: {value!r} is not a number >= 0")
+                elif (key.endswith(("_percent", "_bytes", "_seconds", "_second")) or key == "factor") and (
+                    isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+                ):
+                    raise ThresholdError(f"{where}.{key}: {value!r} is not a number >= 0")
             values: Params = {**context, **alert.fixed, **entry, **level, "for": for_}
             values.update(alert.derive(values))
             out.append(Level(alert, severity, for_, values))
@@ -581,7 +583,7 @@ def thresholds_table(thresholds: dict[str, Any]) -> str:
         name = level.alert.name
         rows.append(
             f"| [{name}](#{name.lower()}) | {level.severity} | {fill(level.alert.condition, level.values)} | "
-            f"{level.for_ if duration_seconds(level.for_) else '–'} |"
+            f"{level.for_ if duration_seconds(level.for_) else '-'} |"
         )
     return "\n".join(rows) + "\n"
 
@@ -609,7 +611,7 @@ def recording_table() -> str:
             "buckets of all nodes summed: the network's distribution |"
         )
     for metric, what in ENGINE_COUNTERS:
-        rows.append(f"| `{metric}_total` ({what}) | `node_workchain_source:{metric}:rate<w>` | – |")
+        rows.append(f"| `{metric}_total` ({what}) | `node_workchain_source:{metric}:rate<w>` | - |")
     return "\n".join(rows) + "\n"
 
 
@@ -621,38 +623,41 @@ def splice(doc: str, name: str, content: str) -> str:
     return doc[: start + len(begin)] + content + doc[stop:]
 
 
-def outputs(thresholds: dict[str, Any]) -> dict[Path, str]:
-    out = {
-        RECORDING: rules_yaml(recording_groups()),
-        ALERTS: rules_yaml(alert_groups(thresholds)),
+def outputs(thresholds: dict[str, Any], root: Path = ROOT) -> dict[Path, str]:
+    """Every generated file, as paths under `root` (the repository, or another directory to write a variant to)."""
+    return {
+        root / RECORDING.relative_to(ROOT): rules_yaml(recording_groups()),
+        root / ALERTS.relative_to(ROOT): rules_yaml(alert_groups(thresholds)),
+        root / ALERTS_DOC.relative_to(ROOT): splice(ALERTS_DOC.read_text(), "thresholds", thresholds_table(thresholds)),
+        root / PROMETHEUS_DOC.relative_to(ROOT): splice(
+            PROMETHEUS_DOC.read_text(), "recording-rules", recording_table()
+        ),
     }
-    if ALERTS_DOC.exists():
-        out[ALERTS_DOC] = splice(ALERTS_DOC.read_text(), "thresholds", thresholds_table(thresholds))
-    if PROMETHEUS_DOC.exists():
-        out[PROMETHEUS_DOC] = splice(PROMETHEUS_DOC.read_text(), "recording-rules", recording_table())
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 if a file is out of date")
-    parser.add_argument("--thresholds", type=Path, default=THRESHOLDS)
+    parser.add_argument("--thresholds", type=Path, default=THRESHOLDS, help="default: prometheus/thresholds.yml")
+    parser.add_argument("--out", type=Path, default=ROOT, help="write under this directory instead of the repository")
     args = parser.parse_args(argv)
     try:
         thresholds = yaml.safe_load(args.thresholds.read_text())
-        files = outputs(thresholds)
-    except ThresholdError as e:
+        if not isinstance(thresholds, dict):
+            raise ThresholdError("not a mapping")
+        files = outputs(thresholds, args.out.resolve())
+    except (ThresholdError, yaml.YAMLError) as e:
         print(f"generate.py: {args.thresholds}: {e}", file=sys.stderr)
         return 2
     stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
     if args.check:
         for path in stale:
-            print(f"generate.py: {path.relative_to(ROOT)} is out of date; run prometheus/generate.py", file=sys.stderr)
+            print(f"generate.py: {path} is out of date; run prometheus/generate.py", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(files[path])
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {path}")
     return 0
 
 
