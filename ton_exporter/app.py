@@ -22,7 +22,9 @@ from prometheus_client.process_collector import ProcessCollector
 from watchfiles import Change
 
 from ton_exporter import __version__
+from ton_exporter.aggregation.consensus import ConsensusGroup
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS, EventClock
+from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.checkpoint import Checkpoint, StateStore
 from ton_exporter.exposition.collector import ExporterCollector
@@ -82,6 +84,8 @@ class Exporter:
         self.wall = wall
         self.nodes: dict[str, NodeState] = {}
         self.streams: dict[str, SessionStatsPipeline] = {}
+        self.network_groups: dict[tuple[str, str], ConsensusGroup] = {}
+        self.network = NetworkConsensus(self._network_group)
         self.polled_once = False
         self.watch_mode = "none"  # "inotify" or "polling" once serving
         self.state = StateStore(state_dir) if state_dir is not None else None
@@ -102,6 +106,7 @@ class Exporter:
                 state=self.state,
                 watch_mode=lambda: self.watch_mode,
                 patterns=lambda: self.tracker.matched,
+                network=lambda: (self.run, self.network_groups),
             )
         )
 
@@ -121,7 +126,8 @@ class Exporter:
             node_name = pattern.node or node_name_for(name)
             node = self.nodes.get(node_name)
             if node is None:
-                node = self.nodes[node_name] = NodeState(node_name, self.run, EventClock(self.lateness, self.wall))
+                clock = EventClock(self.lateness, self.wall)
+                node = self.nodes[node_name] = NodeState(node_name, self.run, clock, self.network)
                 if self._restored and node_name in self._restored.nodes:
                     node.restore(self._restored.nodes[node_name])
             stats = FileStats(name, node_name)
@@ -129,6 +135,12 @@ class Exporter:
                 stats.restore(self._restored.streams[name])
             stream = self.streams[name] = SessionStatsPipeline(node, stats)
         return stream
+
+    def _network_group(self, workchain: str, shard: str) -> ConsensusGroup:
+        group = self.network_groups.get((workchain, shard))
+        if group is None:
+            group = self.network_groups[(workchain, shard)] = ConsensusGroup()
+        return group
 
     # --- ingest
 

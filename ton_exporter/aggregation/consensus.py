@@ -1,92 +1,164 @@
-"""Counts from `consensus.stats.events` batches: events by type, accepted blocks, votes and certificates.
+"""What `consensus.stats.events` batches add up to: counts, the slot model's phases, and slot timelines.
 
 A batch carries its session id, never the workchain: that comes from the session's `consensus.stats.id` event,
-which only its first batch has, so sessions are remembered across lines. Events of a session whose first batch
-was never read are counted under workchain and shard "unknown", and the session is counted as unidentified.
+which only its first batch has, so sessions are remembered across lines (and restarts). Events of a session whose
+first batch was never read are counted under workchain and shard "unknown", and the session is counted as
+unidentified. Each session has its slot model (slots.py); when the exporter reads several nodes of a session,
+their votes also feed the network view (network.py).
 
-A batch is tallied with whole-list operations when it is well formed and falls in one 60 s window (almost
-every batch: they span about 5 s); otherwise event by event, counting and skipping malformed events.
+A malformed event is skipped and counted (`rejected_events`), the rest of its batch is used.
 """
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ton_exporter.aggregation.distribution import Distribution
+from ton_exporter.aggregation.network import NetworkConsensus
+from ton_exporter.aggregation.slots import PhaseSink, SessionSlots, TimelineEntry
 from ton_exporter.parsers import consensus_events as ce
 
 MAX_SESSIONS = 10_000
+TIMELINE_SLOTS = 64  # the newest retired slots exported as timeline series (see collector.py)
 _KNOWN_EVENTS = frozenset(ce.EVENT_TYPES)
 _VOTE_EVENTS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
 
 
-@dataclass(slots=True)
-class ConsensusGroup:
-    """Counters of one (node, workchain, shard), and per event-time window the counts the window gauges show."""
+@dataclass(eq=False)
+class ConsensusGroup(PhaseSink):
+    """Everything counted for one (node, workchain, shard), or for the network view of one (workchain, shard)."""
 
     events: Counter[str] = field(default_factory=Counter)
     votes: Counter[str] = field(default_factory=Counter)
     certificates: Counter[str] = field(default_factory=Counter)
-    accepted: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    labelled: Counter[tuple[str, str]] = field(default_factory=Counter)
+    phases: dict[str, Distribution] = field(default_factory=dict)
     windows: dict[int, Counter[str]] = field(default_factory=dict)
+    phase_windows: dict[int, dict[str, list[float]]] = field(default_factory=dict)
+    timeline_ring: deque[TimelineEntry] = field(default_factory=lambda: deque(maxlen=TIMELINE_SLOTS))
+    oldest_window: int | None = None  # windows before it are no longer kept (see event_clock.py)
+
+    def observe(self, phase: str, seconds: float, at: float) -> None:
+        distribution = self.phases.get(phase)
+        if distribution is None:
+            distribution = self.phases[phase] = Distribution()
+        distribution.observe(seconds)
+        window = int(at // 60) * 60  # window_start(), inline: this runs for every phase measured
+        if self.oldest_window is None or window >= self.oldest_window:
+            per_phase = self.phase_windows.get(window)
+            if per_phase is None:
+                per_phase = self.phase_windows[window] = {}
+            values = per_phase.get(phase)
+            if values is None:
+                per_phase[phase] = [seconds]
+            else:
+                values.append(seconds)
+
+    def count(self, what: str, at: float, n: int = 1, label: str = "") -> None:
+        if label:
+            self.labelled[(what, label)] += n
+        else:
+            self.counts[what] += n
+        window = int(at // 60) * 60
+        if self.oldest_window is None or window >= self.oldest_window:
+            counts = self.windows.get(window)
+            if counts is None:
+                counts = self.windows[window] = Counter()
+            counts[what] += n
+
+    def timeline(self, entry: TimelineEntry) -> None:
+        self.timeline_ring.append(entry)
 
     def prune(self, oldest_kept: int) -> None:
         for window in [w for w in self.windows if w < oldest_kept]:
             del self.windows[window]
+        for window in [w for w in self.phase_windows if w < oldest_kept]:
+            del self.phase_windows[window]
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": dict(self.events),
+            "votes": dict(self.votes),
+            "certificates": dict(self.certificates),
+            "counts": dict(self.counts),
+            "labelled": [[what, label, n] for (what, label), n in self.labelled.items()],
+            "phases": {name: d.to_json() for name, d in self.phases.items()},
+        }
 
-@dataclass(slots=True)
-class Tally:
-    """What one batch adds: events by @type, (event, vote type) pairs, window counts, newest event time."""
-
-    kinds: Counter[str] = field(default_factory=Counter)
-    votes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    windows: dict[int, Counter[str]] = field(default_factory=dict)
-    newest: float = -math.inf
+    def restore(self, data: dict[str, Any]) -> None:
+        for name in ("events", "votes", "certificates", "counts"):
+            getattr(self, name).update({str(k): int(v) for k, v in data.get(name, {}).items()})
+        for what, label, n in data.get("labelled", []):
+            self.labelled[(str(what), str(label))] += int(n)
+        for name, distribution in data.get("phases", {}).items():
+            self.phases.setdefault(name, Distribution()).restore(distribution)
 
 
 class ConsensusState:
-    def __init__(self) -> None:
+    def __init__(self, network: NetworkConsensus | None = None) -> None:
         self.sessions: dict[str, ce.Session] = {}
         self.unidentified: set[str] = set()
         self.groups: dict[tuple[str, str], ConsensusGroup] = {}
+        self.models: dict[str, SessionSlots] = {}
         self.rejected_events: Counter[str] = Counter()
+        self.network = network
 
-    def add_batch(self, batch: ce.Batch, oldest_window: int | None) -> float:
-        """Count one batch; return its newest event time (-inf if none)."""
-        session = self.sessions.get(batch.session_id) or self._identify(batch)
-        key = (session.workchain, session.shard) if session else (ce.UNKNOWN, ce.UNKNOWN)
+    def group(self, key: tuple[str, str]) -> ConsensusGroup:
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = ConsensusGroup()
-        tally = _tally_at_once(batch.events) or self._tally_one_by_one(batch.events)
-        for kind, n in tally.kinds.items():
-            group.events[kind if kind in _KNOWN_EVENTS else ce.UNKNOWN] += n
-        group.accepted += tally.kinds.get(ce.BLOCK_ACCEPTED, 0)
-        for (kind, vote), n in tally.votes.items():
-            (group.votes if kind == ce.VOTED else group.certificates)[vote] += n
-        for window, counts in tally.windows.items():
-            if oldest_window is None or window >= oldest_window:
-                group.windows.setdefault(window, Counter()).update(counts)
-        return tally.newest
+        return group
 
-    def _tally_one_by_one(self, events: list[Any]) -> Tally:
-        tally = Tally()
-        for item in events:
+    def add_batch(self, batch: ce.Batch, oldest_window: int | None) -> float:
+        """Count one batch and feed its events to the session's slot model; return its newest event time."""
+        session = self.sessions.get(batch.session_id) or self._identify(batch)
+        group = self.group((session.workchain, session.shard) if session else (ce.UNKNOWN, ce.UNKNOWN))
+        group.oldest_window = oldest_window
+        model = self.models.get(batch.session_id)
+        if model is None:
+            model = self.models[batch.session_id] = SessionSlots(session, group, self._network(batch, session))
+        types: list[str] = []
+        newest = -math.inf
+        add = model.add
+        for item in batch.events:
             try:
-                ts, kind, event = ce.unpack(item)
-            except ce.EventError as e:
-                self.rejected_events[e.reason] += 1
+                ts = item["ts"]
+                event = item["event"]
+                kind = event["@type"]
+                if not 0 < ts < math.inf:
+                    raise ValueError
+                types.append(kind if kind in _KNOWN_EVENTS else ce.UNKNOWN)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                self.rejected_events[_event_error(item)] += 1
                 continue
-            tally.kinds[kind] += 1
-            tally.newest = max(tally.newest, ts)
-            vote = ce.vote_type(event) if kind in _VOTE_EVENTS else None
-            if vote is not None:
-                tally.votes[(kind, vote)] += 1
-            key = _window_key(kind, vote)
-            if key is not None:
-                tally.windows.setdefault(int(ts // 60) * 60, Counter())[key] += 1
-        return tally
+            newest = max(newest, ts)
+            try:
+                if kind == ce.BLOCK_ACCEPTED:
+                    group.count("accepted", ts)
+                elif kind in _VOTE_EVENTS:
+                    self._count_vote(group, kind, event, ts)
+                add(ts, kind, event)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                self.rejected_events["bad_field"] += 1
+        group.events.update(types)
+        return newest
+
+    @staticmethod
+    def _count_vote(group: ConsensusGroup, kind: str, event: dict[str, Any], ts: float) -> None:
+        vote = ce.vote_type(event)
+        if kind == ce.VOTED:
+            group.votes[vote] += 1
+            group.count("vote:" + vote, ts)
+        else:
+            group.certificates[vote] += 1
+            group.count("cert:" + vote, ts)
+
+    def _network(self, batch: ce.Batch, session: ce.Session | None) -> Any:
+        if self.network is None or session is None:
+            return None
+        return self.network.session(batch.session_id, session)
 
     def _identify(self, batch: ce.Batch) -> ce.Session | None:
         try:
@@ -104,6 +176,16 @@ class ConsensusState:
         self.unidentified.discard(batch.session_id)
         return session
 
+    def retire(self, now: float, everything: bool = False) -> None:
+        """Close the slots no batch can still add to (see slots.py); forget sessions with nothing open."""
+        for session_id in list(self.models):
+            model = self.models[session_id]
+            model.retire(now, everything)
+            if not model.slots and not model.collate_starts:
+                del self.models[session_id]
+        if self.network is not None:
+            self.network.retire(now)
+
     def prune(self, oldest_kept: int) -> None:
         for group in self.groups.values():
             group.prune(oldest_kept)
@@ -112,17 +194,7 @@ class ConsensusState:
         return {
             "sessions": {sid: list(s) for sid, s in self.sessions.items()},
             "unidentified": sorted(self.unidentified),
-            "groups": [
-                {
-                    "workchain": wc,
-                    "shard": shard,
-                    "events": dict(g.events),
-                    "votes": dict(g.votes),
-                    "certificates": dict(g.certificates),
-                    "accepted": g.accepted,
-                }
-                for (wc, shard), g in self.groups.items()
-            ],
+            "groups": [{"workchain": wc, "shard": shard, **g.to_json()} for (wc, shard), g in self.groups.items()],
             "rejected_events": dict(self.rejected_events),
         }
 
@@ -131,43 +203,13 @@ class ConsensusState:
             self.sessions[str(sid)] = ce.Session(str(fields[0]), str(fields[1]), *(int(x) for x in fields[2:]))
         self.unidentified.update(str(s) for s in data["unidentified"])
         for entry in data["groups"]:
-            group = self.groups.setdefault((str(entry["workchain"]), str(entry["shard"])), ConsensusGroup())
-            group.events.update({k: int(v) for k, v in entry["events"].items()})
-            group.votes.update({k: int(v) for k, v in entry["votes"].items()})
-            group.certificates.update({k: int(v) for k, v in entry["certificates"].items()})
-            group.accepted += int(entry["accepted"])
+            self.group((str(entry["workchain"]), str(entry["shard"]))).restore(entry)
         self.rejected_events.update({k: int(v) for k, v in data["rejected_events"].items()})
 
 
-def _window_key(kind: str, vote: str | None) -> str | None:
-    if kind == ce.BLOCK_ACCEPTED:
-        return "accepted"
-    if vote is not None:
-        return ("vote:" if kind == ce.VOTED else "cert:") + vote
-    return None
-
-
-def _tally_at_once(events: list[Any]) -> Tally | None:
-    """None when anything is off (a malformed event, events in two windows): the careful path then runs."""
+def _event_error(item: object) -> str:
     try:
-        kinds = [e["event"]["@type"] for e in events]
-        stamps = [e["ts"] for e in events]
-        first, newest = min(stamps), max(stamps)
-        if type(first) is bool or not 0 < first <= newest < math.inf or first // 60 != newest // 60:
-            return None
-        votes_raw = Counter(
-            [(k, e["event"]["vote"]["@type"]) for k, e in zip(kinds, events, strict=True) if k in _VOTE_EVENTS]
-        )
-        tally = Tally(Counter(kinds), Counter(), {}, float(newest))
-    except (KeyError, TypeError, ValueError):
-        return None
-    counts: Counter[str] = Counter()
-    accepted = tally.kinds.get(ce.BLOCK_ACCEPTED, 0)
-    if accepted:
-        counts["accepted"] = accepted
-    for (kind, raw_vote), n in votes_raw.items():
-        vote = ce.VOTE_TYPES.get(raw_vote, ce.UNKNOWN) if type(raw_vote) is str else ce.UNKNOWN
-        tally.votes[(kind, vote)] += n
-        counts[("vote:" if kind == ce.VOTED else "cert:") + vote] += n
-    tally.windows[int(first // 60) * 60] = counts
-    return tally
+        ce.unpack(item)
+    except ce.EventError as e:
+        return e.reason
+    return "bad_field"

@@ -7,16 +7,17 @@ from ton_exporter.aggregation.block_groups import LAYOUTS, BlockGroup
 from ton_exporter.aggregation.consensus import ConsensusState
 from ton_exporter.aggregation.event_clock import EventClock
 from ton_exporter.aggregation.measures import COLLATED, VALIDATED
+from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.parsers.session_stats import BlockRow
 
 
 class NodeState:
-    def __init__(self, name: str, run: str, clock: EventClock) -> None:
+    def __init__(self, name: str, run: str, clock: EventClock, network: NetworkConsensus | None = None) -> None:
         self.name = name
         self.run = run
         self.clock = clock
         self.blocks: dict[str, dict[tuple[str, str], BlockGroup]] = {COLLATED: {}, VALIDATED: {}}
-        self.consensus = ConsensusState()
+        self.consensus = ConsensusState(network)
         self.late_records = 0
         self._pruned_before: int | None = None
 
@@ -37,6 +38,7 @@ class NodeState:
         """After a batch of lines: advance the event clock and forget windows no gauge will show again."""
         if newest_event > -math.inf:
             self.clock.observe(newest_event)
+            self.consensus.retire(self.clock.now())
         oldest = self.clock.complete_window()
         if oldest is not None and oldest != self._pruned_before:
             self._pruned_before = oldest
@@ -46,9 +48,12 @@ class NodeState:
             self.consensus.prune(oldest)
 
     def flush(self) -> None:
+        """Bring everything up to date for a scrape or a checkpoint."""
         for groups in self.blocks.values():
             for group in groups.values():
                 group.flush()
+        if self.clock.newest > -math.inf:
+            self.consensus.retire(self.clock.now())
 
     def to_json(self) -> dict[str, object]:
         """Cumulative state for a checkpoint (flushed first); rows kept for windows are not part of it."""

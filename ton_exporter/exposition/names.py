@@ -4,11 +4,34 @@ The validator-engine exports `ton_*` (and its own `ton_exporter_*` self-stats); 
 `tonex_` so neither a name nor a `{__name__=~"ton_.*"}` selector can mix the two.
 """
 
+from collections.abc import Iterable
+
 from prometheus_client.utils import floatToGoString
 
+from ton_exporter.aggregation.block_groups import Summary
+
 NAMESPACE = "tonex"
+BASE_LABELS = ["node", "run", "workchain", "shard"]
 
 
 def float_label(value: float) -> str:
     """A bucket bound as Prometheus's Go clients print it: `0.005`, `1.0`, `4.194304e+06`, `+Inf`."""
     return str(floatToGoString(value))  # type: ignore[no-untyped-call]
+
+
+def cumulative_buckets(bounds: Iterable[float], counts: list[int]) -> list[tuple[str, float]]:
+    """Per-bucket counts (the last one +Inf) as the cumulative `le` pairs of a histogram family."""
+    out: list[tuple[str, float]] = []
+    cumulative = 0
+    for bound, n in zip(bounds, counts, strict=False):
+        cumulative += n
+        out.append((float_label(bound), cumulative))
+    out.append(("+Inf", cumulative + counts[-1]))
+    return out
+
+
+def aggregate(summary: Summary, agg: str) -> float:
+    """The `agg` label value of a window gauge: avg, min, max or sum."""
+    if agg == "avg":
+        return summary.sum / summary.count
+    return float(getattr(summary, agg))

@@ -1,0 +1,192 @@
+"""Consensus: slot timelines (the consensus explorer's view), phase durations, slot counts, the network view."""
+
+from dashboards.common import ONE_NODE, ONE_WORKCHAIN, RUN, SELECT, quantile, rate
+from dashboards.model import Dashboard, Panel, Query, Row
+
+PARTS = (("collate", "blue"), ("notarize", "orange"), ("finalize", "green"), ("accept", "purple"))
+TIMELINE = "tonex_consensus_timeline_{}{{" + SELECT + "}}"
+
+
+def _timeline_bars() -> Panel:
+    """Each retired slot is a sample at its start time (exposition timestamps), so the raw samples of the range,
+    fetched as a range vector, put one stacked bar per slot at its own time."""
+    queries = tuple(
+        Query(f'tonex_consensus_timeline_part_seconds{{{SELECT}, part="{part}"}}[$__range]', part, instant=True)
+        for part, _ in PARTS
+    )
+    overrides = [
+        {
+            "matcher": {"id": "byName", "options": part},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
+        }
+        for part, color in PARTS
+    ]
+    return Panel(
+        "Slot timeline: phases of each slot",
+        queries,
+        "s",
+        "One stacked bar per slot, at the slot's start: collate (own collation), notarize (collate end or "
+        "candidate received to the notarize certificate), finalize, accept. Exported for the newest 64 retired "
+        "slots at each scrape; every slot is kept in Prometheus at its own time.",
+        width=24,
+        height=10,
+        bars=True,
+        stacked=True,
+        options={"legend": {"displayMode": "hidden", "placement": "bottom", "showLegend": False}},
+        overrides=tuple(overrides),
+        catalogue_id="CON-05/11/12",
+    )
+
+
+def _newest_slots_table() -> Panel:
+    columns = [
+        ("slot", TIMELINE.format("slot")),
+        ("leader", TIMELINE.format("leader")),
+        ("outcome", TIMELINE.format("outcome")),
+        *(
+            (part, f'sum without (part) (tonex_consensus_timeline_part_seconds{{{SELECT}, part="{part}"}})')
+            for part, _ in PARTS
+        ),
+    ]
+    return Panel(
+        "Newest slots",
+        tuple(Query(expr, name, instant=True, table=True) for name, expr in columns),
+        "s",
+        "The newest 64 retired slots before the end of the time range: leader (validator index), outcome "
+        "(1 finalized, 2 skipped, 0 neither) and the duration of each part.",
+        kind="table",
+        width=24,
+        height=10,
+        transformations=(
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True, "__name__": True, "run": True, "shard": True},
+                    "renameByName": {f"Value #{chr(65 + i)}": name for i, (name, _) in enumerate(columns)},
+                },
+            },
+            {"id": "sortBy", "options": {"sort": [{"field": "slot", "desc": True}]}},
+        ),
+    )
+
+
+def _phase(title: str, histogram: str, description: str, catalogue_id: str) -> Panel:
+    return Panel(
+        title,
+        (quantile(0.5, histogram, "node"), quantile(0.95, histogram, "node")),
+        "s",
+        description,
+        catalogue_id=catalogue_id,
+    )
+
+
+DASHBOARD = Dashboard(
+    uid="ton-consensus",
+    title="TON consensus: slots and phases",
+    folder="TON",
+    description="The consensus explorer's view from consensus.stats.events: slot timelines, phase durations, "
+    "slot counts, and in central mode the network's weighted 2/3 phases.",
+    variables=(RUN, ONE_NODE, ONE_WORKCHAIN),
+    rows=(
+        Row("Slot timeline", (_timeline_bars(), _newest_slots_table())),
+        Row(
+            "Phase durations",
+            (
+                _phase(
+                    "Notarization",
+                    "tonex_consensus_notarization_seconds",
+                    "candidateReceived to the notarize certificate.",
+                    "CON-11",
+                ),
+                _phase(
+                    "Finalization",
+                    "tonex_consensus_finalization_seconds",
+                    "Notarize certificate to finalize certificate.",
+                    "CON-12",
+                ),
+                _phase(
+                    "Collation (consensus view)",
+                    "tonex_consensus_collation_seconds",
+                    "collateStarted to collateFinished, own collations.",
+                    "CON-05",
+                ),
+                _phase(
+                    "Validation",
+                    "tonex_consensus_validation_seconds",
+                    "validationStarted to validationFinished.",
+                    "CON-09",
+                ),
+                _phase("Accept", "tonex_consensus_accept_seconds", "Finalize certificate to blockAccepted.", "CON-14"),
+                _phase(
+                    "Slot end-to-end",
+                    "tonex_consensus_slot_seconds",
+                    "The slot's earliest event or vote to its finalize certificate.",
+                    "CON-13",
+                ),
+                _phase(
+                    "Own notarize vote delay",
+                    "tonex_consensus_notarize_vote_seconds",
+                    "candidateReceived to this node's notarize vote.",
+                    "CON-10",
+                ),
+                _phase(
+                    "Between finalized slots",
+                    "tonex_consensus_finalization_interval_seconds",
+                    "Between the finalize certificates of consecutive finalized slots.",
+                    "CON-17",
+                ),
+            ),
+        ),
+        Row(
+            "Slots",
+            (
+                Panel(
+                    "Slots per second",
+                    (
+                        Query(rate("tonex_consensus_slots_total", "node"), "slots {{node}}"),
+                        Query(rate("tonex_consensus_finalized_slots_total", "node"), "finalized {{node}}"),
+                        Query(rate("tonex_consensus_skipped_slots_total", "node"), "skipped {{node}}"),
+                        Query(rate("tonex_consensus_empty_candidates_total", "node"), "empty {{node}}"),
+                    ),
+                    "ops",
+                    "Slots seen, finalized, skipped, and empty candidates.",
+                    catalogue_id="CON-01..04",
+                ),
+                Panel(
+                    "Collations per leader index",
+                    (Query(rate("tonex_consensus_collations_total", "leader_idx"), "validator {{leader_idx}}"),),
+                    "ops",
+                    "Own collations by the collator's validator index; a slot collated by a node that is not its "
+                    "leader counts in tonex_consensus_unexpected_leader_collations_total.",
+                    catalogue_id="CON-18",
+                ),
+            ),
+        ),
+        Row(
+            "Network view (central mode: every node's file in one exporter)",
+            (
+                Panel(
+                    "Weighted 2/3 phases",
+                    (
+                        Query(
+                            "histogram_quantile(0.95, sum by (le, phase) (rate(tonex_consensus_network_phase_"
+                            'seconds_bucket{run=~"$run", workchain=~"$workchain"}[$__rate_interval])))',
+                            "p95 {{phase}}",
+                        ),
+                        Query(
+                            "histogram_quantile(0.5, sum by (le, phase) (rate(tonex_consensus_network_phase_"
+                            'seconds_bucket{run=~"$run", workchain=~"$workchain"}[$__rate_interval])))',
+                            "p50 {{phase}}",
+                        ),
+                    ),
+                    "s",
+                    "notarize: leader's collateFinished to the moment notarize votes of 2/3 of the weight exist; "
+                    "finalize: from there to 2/3 of the finalize votes.",
+                    width=24,
+                    catalogue_id="CON-15/16",
+                ),
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,195 @@
+"""A small, typed subset of Grafana's dashboard JSON model (schemaVersion 39: Grafana 10, 11 and 12 load it).
+
+Every panel gets the `$datasource` variable, a unit, a description, and a grid position laid out row by row.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+SCHEMA_VERSION = 39
+GRID_WIDTH = 24
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = ""
+    instant: bool = False
+    table: bool = False  # format as a table (instant queries feeding tables and bar charts)
+    interval: str = ""
+
+    def target(self, ref_id: str) -> dict[str, Any]:
+        target: dict[str, Any] = {
+            "refId": ref_id,
+            "datasource": DATASOURCE,
+            "expr": self.expr,
+            "legendFormat": self.legend or "__auto",
+            "range": not self.instant,
+            "instant": self.instant,
+        }
+        if self.table:
+            target["format"] = "table"
+        if self.interval:
+            target["interval"] = self.interval
+        return target
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One chart. `kind` is a Grafana panel type: timeseries, barchart, table, stat, bargauge, state-timeline."""
+
+    title: str
+    queries: tuple[Query, ...]
+    unit: str
+    description: str
+    kind: str = "timeseries"
+    width: int = 12
+    height: int = 8
+    stacked: bool = False
+    bars: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    field_defaults: dict[str, Any] = field(default_factory=dict)
+    overrides: tuple[dict[str, Any], ...] = ()
+    transformations: tuple[dict[str, Any], ...] = ()
+    catalogue_id: str = ""  # the chart-catalogue row this panel reproduces, if any
+
+    def to_json(self, panel_id: int, x: int, y: int) -> dict[str, Any]:
+        custom: dict[str, Any] = {}
+        if self.kind == "timeseries":
+            custom = {
+                "drawStyle": "bars" if self.bars else "line",
+                "fillOpacity": 60 if (self.stacked or self.bars) else 10,
+                "lineWidth": 1,
+                "showPoints": "never",
+                "spanNulls": False,
+                "stacking": {"mode": "normal" if self.stacked else "none", "group": "A"},
+            }
+        if self.kind == "barchart" and self.stacked:
+            custom = {"fillOpacity": 80}
+        description = self.description + (f" (chart catalogue {self.catalogue_id})" if self.catalogue_id else "")
+        panel: dict[str, Any] = {
+            "id": panel_id,
+            "type": self.kind,
+            "title": self.title,
+            "description": description,
+            "datasource": DATASOURCE,
+            "gridPos": {"h": self.height, "w": self.width, "x": x, "y": y},
+            "targets": [q.target(chr(ord("A") + i)) for i, q in enumerate(self.queries)],
+            "fieldConfig": {
+                "defaults": {"unit": self.unit, "custom": custom, **self.field_defaults},
+                "overrides": list(self.overrides),
+            },
+            "options": self._options(),
+        }
+        if self.transformations:
+            panel["transformations"] = list(self.transformations)
+        return panel
+
+    def _options(self) -> dict[str, Any]:
+        base: dict[str, Any] = {}
+        if self.kind in ("timeseries", "barchart"):
+            base = {
+                "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+                "tooltip": {"mode": "multi", "sort": "desc"},
+            }
+        if self.kind == "barchart":
+            base |= {"stacking": "normal" if self.stacked else "none", "xTickLabelRotation": -45}
+        return base | self.options
+
+
+@dataclass(frozen=True)
+class Row:
+    title: str
+    panels: tuple[Panel, ...]
+    collapsed: bool = False
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    label: str
+    query: str  # label_values(...) for a query variable
+    multi: bool = True
+    include_all: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "query",
+            "name": self.name,
+            "label": self.label,
+            "datasource": DATASOURCE,
+            "query": {"query": self.query, "refId": f"var-{self.name}"},
+            "definition": self.query,
+            "refresh": 2,
+            "multi": self.multi,
+            "includeAll": self.include_all,
+            "allValue": ".*" if self.include_all else None,
+            "current": {},
+            "sort": 1,
+            "hide": 0,
+        }
+
+
+DATASOURCE_VARIABLE: dict[str, Any] = {
+    "type": "datasource",
+    "name": "datasource",
+    "label": "Data source",
+    "query": "prometheus",
+    "current": {"text": "Prometheus", "value": "ton-prometheus"},
+    "hide": 0,
+    "refresh": 1,
+}
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    folder: str
+    description: str
+    variables: tuple[Variable, ...]
+    rows: tuple[Row, ...]
+    tags: tuple[str, ...] = ("ton",)
+    time_from: str = "now-30m"
+    links: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        panels: list[dict[str, Any]] = []
+        next_id, y = 1, 0
+        for row in self.rows:
+            panels.append(
+                {
+                    "id": next_id,
+                    "type": "row",
+                    "title": row.title,
+                    "collapsed": row.collapsed,
+                    "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y},
+                    "panels": [],
+                }
+            )
+            next_id, y = next_id + 1, y + 1
+            x, row_height = 0, 0
+            for panel in row.panels:
+                if x + panel.width > GRID_WIDTH:
+                    x, y, row_height = 0, y + row_height, 0
+                panels.append(panel.to_json(next_id, x, y))
+                next_id, x, row_height = next_id + 1, x + panel.width, max(row_height, panel.height)
+            y += row_height
+        return {
+            "uid": self.uid,
+            "title": self.title,
+            "description": self.description,
+            "tags": list(self.tags),
+            "timezone": "utc",
+            "editable": True,
+            "graphTooltip": 1,
+            "refresh": "30s",
+            "schemaVersion": SCHEMA_VERSION,
+            "version": 1,
+            "time": {"from": self.time_from, "to": "now"},
+            "templating": {"list": [DATASOURCE_VARIABLE, *(v.to_json() for v in self.variables)]},
+            "annotations": {"list": []},
+            "links": list(self.links),
+            "panels": panels,
+        }

@@ -1,0 +1,94 @@
+"""The network view of consensus, when one exporter reads the files of several nodes of a session (central mode).
+
+A node's file has only its own votes. With every node's file, the moment a slot was notarized (or finalized) by
+the network is known: all validators' votes of that kind sorted by time, their weights summed, the first vote
+where the sum reaches `total_weight * 2 / 3 + 1` (simplex/pool.cpp:328). If some nodes' files are missing the sum
+may never get there: the earliest certificate any node observed stands in (ton-formats.md §5). From those:
+
+| phase | from | to |
+|---|---|---|
+| notarize | the leader's collateFinished | notarize reached |
+| finalize | notarize reached | finalize reached |
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ton_exporter.aggregation.slots import RETIRE_SECONDS, NetworkSink, PhaseSink
+from ton_exporter.parsers import consensus_events as ce
+
+NETWORK_PHASES = ("notarize", "finalize")
+
+
+@dataclass(slots=True)
+class NetworkSlot:
+    votes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # vote type -> (ts, weight)
+    certificates: dict[str, float] = field(default_factory=dict)  # vote type -> earliest ts
+    collated: float | None = None
+    last: float = -math.inf
+
+
+class NetworkSession(NetworkSink):
+    def __init__(self, total_weight: int, sink: PhaseSink) -> None:
+        self.threshold = total_weight * 2 // 3 + 1
+        self.sink = sink
+        self.voters: set[int] = set()
+        self.slots: dict[int, NetworkSlot] = {}
+
+    def _slot(self, number: int, ts: float) -> NetworkSlot:
+        slot = self.slots.get(number)
+        if slot is None:
+            slot = self.slots[number] = NetworkSlot()
+        slot.last = max(slot.last, ts)
+        return slot
+
+    def vote(self, session: ce.Session, slot: int, vote_type: str, ts: float) -> None:
+        self.voters.add(session.idx)
+        self._slot(slot, ts).votes.setdefault(vote_type, []).append((ts, session.weight))
+
+    def certificate(self, slot: int, vote_type: str, ts: float) -> None:
+        certificates = self._slot(slot, ts).certificates
+        certificates[vote_type] = min(ts, certificates.get(vote_type, math.inf))
+
+    def collated(self, slot: int, ts: float) -> None:
+        self._slot(slot, ts).collated = ts
+
+    def retire(self, now: float) -> None:
+        for number in [n for n, s in self.slots.items() if s.last < now - RETIRE_SECONDS]:
+            slot = self.slots.pop(number)
+            if len(self.voters) < 2:
+                continue  # one node's file: nothing a node's own view does not say already
+            notarized = self._reached(slot, "notarize")
+            finalized = self._reached(slot, "finalize")
+            if slot.collated is not None and notarized is not None and notarized >= slot.collated:
+                self.sink.observe("notarize", notarized - slot.collated, notarized)
+            if notarized is not None and finalized is not None and finalized >= notarized:
+                self.sink.observe("finalize", finalized - notarized, finalized)
+
+    def _reached(self, slot: NetworkSlot, vote_type: str) -> float | None:
+        total = 0
+        for ts, weight in sorted(slot.votes.get(vote_type, ())):
+            total += weight
+            if total >= self.threshold:
+                return min(ts, slot.certificates.get(vote_type, math.inf))
+        return slot.certificates.get(vote_type)
+
+
+class NetworkConsensus:
+    """One `NetworkSession` per session id, shared by the nodes an exporter reads."""
+
+    def __init__(self, sink_for: Callable[[str, str], PhaseSink]) -> None:
+        self._sink_for = sink_for
+        self.sessions: dict[str, NetworkSession] = {}
+
+    def session(self, session_id: str, session: ce.Session) -> NetworkSession:
+        found = self.sessions.get(session_id)
+        if found is None:
+            sink = self._sink_for(session.workchain, session.shard)
+            found = self.sessions[session_id] = NetworkSession(session.total_weight, sink)
+        return found
+
+    def retire(self, now: float) -> None:
+        for session in self.sessions.values():
+            session.retire(now)
