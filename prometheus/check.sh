@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Every offline check of the Prometheus and Alertmanager bundle, as CI runs them (tests/test_prometheus_rules.py
-# and tests/test_alertmanager_routing.py run the same and more). Needs promtool and amtool (Debian's prometheus
-# and prometheus-alertmanager) and the .venv of ./dev test for PyYAML.
+# Every offline check of the Prometheus and Alertmanager bundle, for a quick look while editing thresholds or
+# routes (tests/test_prometheus_rules.py runs the same and more under ./dev test). Needs promtool and amtool
+# (Debian's prometheus and prometheus-alertmanager) and the .venv of ./dev test for PyYAML.
 set -euo pipefail
 cd "$(dirname "$0")"
-PYTHON=${PYTHON:-../.venv/bin/python}
+PYTHON=${PYTHON:-$PWD/../.venv/bin/python}
 
 echo "== rules and docs tables generated from thresholds.yml are up to date"
-"$PYTHON" generate.py --check
+(cd .. && "$PYTHON" -m prometheus.generate --check)
 echo "== promtool check config"
 promtool check config prometheus.yml prometheus-fleet.yml
 echo "== promtool check rules"
