@@ -261,57 +261,58 @@ class AlertmanagerServer(Process):
             assert response.status == 200
 
 
-Targets = list[tuple[str, dict[str, str]]]  # (address, target labels)
-
-
 def localize_prometheus_config(
-    shipped: Path, jobs: dict[str, Targets], alertmanager: str, interval: str = "1s"
+    shipped: Path, addresses: dict[str, str], rules: Path | None = None, interval: str = "1s"
 ) -> dict[str, Any]:
-    """A shipped Prometheus config with its rules and relabelling unchanged, scraping `jobs` (job name -> static
-    targets) every `interval` instead of the shipped targets, and sending alerts to `alertmanager`. Jobs not in
-    `jobs` are left out (nothing of theirs runs in the test)."""
+    """A shipped Prometheus config with its jobs, target labels and relabelling unchanged, but every static
+    target address (and the Alertmanager's) replaced through `addresses`; targets not in it are left out, and so
+    are jobs left without targets (nothing of theirs runs in the test). Scrapes and evaluations every
+    `interval`; rule files from the directory `rules` if given (a variant generated with other thresholds)."""
     config: dict[str, Any] = yaml.safe_load(shipped.read_text())
     config["global"]["scrape_interval"] = interval
     config["global"]["evaluation_interval"] = interval
-    config["rule_files"] = [str(shipped.parent / f) for f in config["rule_files"]]
-    config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [alertmanager]}]}]
-    names = {c["job_name"] for c in config["scrape_configs"]}
-    assert set(jobs) <= names, f"{shipped.name} has no job {sorted(set(jobs) - names)}"
+    config["rule_files"] = [str((rules / Path(f).name) if rules else shipped.parent / f) for f in config["rule_files"]]
     kept = []
-    for scrape in config["scrape_configs"]:
-        if scrape["job_name"] in jobs:
-            scrape.pop("file_sd_configs", None)
-            scrape["static_configs"] = [
-                {"targets": [address], "labels": labels} for address, labels in jobs[scrape["job_name"]]
-            ]
+    for scrape in [*config["scrape_configs"], *config["alerting"]["alertmanagers"]]:
+        statics = []
+        for static in scrape.get("static_configs", []):
+            targets = [addresses[t] for t in static["targets"] if t in addresses]
+            if targets:
+                statics.append({**static, "targets": targets})
+        if statics:
+            scrape["static_configs"] = statics
             kept.append(scrape)
-    config["scrape_configs"] = kept
+    config["scrape_configs"] = [s for s in config["scrape_configs"] if s in kept]
+    config["alerting"]["alertmanagers"] = [a for a in config["alerting"]["alertmanagers"] if a in kept]
     return config
 
 
 class ConfiguredPrometheus(PrometheusServer):
-    """Debian's Prometheus on a given config (PrometheusServer's queries, not its generated config)."""
+    """Debian's Prometheus on a given config file (PrometheusServer's queries, not its generated config)."""
 
-    def __init__(self, tmp: Path, config: dict[str, Any]) -> None:
+    def __init__(self, config_file: Path, port: int | None = None) -> None:
         binary = require_binary("prometheus")
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        directory = tmp / f"prometheus-{self.port}"
-        directory.mkdir()
-        config_file = directory / "prometheus.yml"
-        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+        directory = config_file.parent
         Process.__init__(
             self,
             [
                 binary,
                 f"--config.file={config_file}",
-                f"--storage.tsdb.path={directory / 'data'}",
+                f"--storage.tsdb.path={directory / f'data-{self.port}'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
             ],
-            directory / "prometheus.log",
+            directory / f"prometheus-{self.port}.log",
         )
         wait_until(lambda: http_get(self.url + "/-/ready")[0] == 200, 60, f"prometheus ready\n{self.output()}")
+
+    def targets(self) -> list[dict[str, Any]]:
+        status, _, body = http_get(self.url + "/api/v1/targets?state=active")
+        assert status == 200, body
+        active: list[dict[str, Any]] = json.loads(body)["data"]["activeTargets"]
+        return active
 
 
 class ReplayFeeder(Process):
