@@ -8,7 +8,6 @@ a test: addresses (loopback, free ports), secret file paths, and Alertmanager's 
 """
 
 import asyncio
-import copy
 import email
 import email.policy
 import json
@@ -182,7 +181,6 @@ def localize_alertmanager_config(
       a test wait minutes); repeat intervals stay.
     """
     config: dict[str, Any] = yaml.safe_load((BUNDLE / "alertmanager.yml").read_text())
-    config = copy.deepcopy(config)
     g = config["global"]
     for key in ("smtp_smarthost", "pagerduty_url", "smtp_require_tls", "slack_api_url_file"):
         assert key in g, f"alertmanager.yml has no global.{key}: update localize_alertmanager_config"
@@ -193,9 +191,9 @@ def localize_alertmanager_config(
         for key, value in list(holder.items()):
             if key.endswith("_file") and str(value).startswith(SECRETS):
                 holder[key] = str(secrets / str(value).removeprefix(SECRETS))
-    for r in config["receivers"]:
-        for webhook in r.get("webhook_configs", []):
-            webhook["url"] = f"{receiver.url}/{r['name']}/webhook"
+    for r in config["receivers"]:  # YAML aliases share one dict between receivers: copy each before changing it
+        if "webhook_configs" in r:
+            r["webhook_configs"] = [{**w, "url": f"{receiver.url}/{r['name']}/webhook"} for w in r["webhook_configs"]]
     config["templates"] = [str(BUNDLE / t) for t in config["templates"]]
     for route in _routes(config["route"]):
         if "group_wait" in route or route is config["route"]:
