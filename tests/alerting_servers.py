@@ -11,6 +11,7 @@ import asyncio
 import email
 import email.policy
 import json
+import signal
 import socketserver
 import sys
 import threading
@@ -288,7 +289,7 @@ def localize_prometheus_config(
 class ConfiguredPrometheus(PrometheusServer):
     """Debian's Prometheus on a given config file (PrometheusServer's queries, not its generated config)."""
 
-    def __init__(self, config_file: Path, port: int | None = None) -> None:
+    def __init__(self, config_file: Path, port: int | None = None, args: tuple[str, ...] = ()) -> None:
         binary = require_binary("prometheus")
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -301,6 +302,7 @@ class ConfiguredPrometheus(PrometheusServer):
                 f"--storage.tsdb.path={directory / f'data-{self.port}'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
+                *args,
             ],
             directory / f"prometheus-{self.port}.log",
         )
@@ -321,6 +323,11 @@ class ReplayFeeder(Process):
         super().__init__([sys.executable, "-m", "tests.alerting_servers", "replay", node, str(directory)], log, ROOT)
         path = directory / node / "session-logs"
         wait_until(lambda: path.exists() and path.stat().st_size > 0, 30, f"{path} written\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a test may have paused it (SIGSTOP) to stop the data
+        super().stop()
 
 
 def _replay(node: str, directory: Path) -> None:
