@@ -40,3 +40,13 @@ def tontester_dir(tmp_path: Path) -> Path:
         target.parent.mkdir()
         target.write_bytes(b"\n".join(real_lines(node)) + b"\n")
     return tmp_path
+
+
+class FakeWall:
+    """A wall clock the test moves by hand (`wall.now += 100`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

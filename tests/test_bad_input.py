@@ -6,7 +6,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import real_lines
+from tests.conftest import FakeWall, real_lines
 from tests.metrics_text import scrape, total, value
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
@@ -45,8 +45,10 @@ def mixed(tmp_path: Path) -> tuple[Exporter, Path]:
     path = tmp_path / "node1" / "session-logs"
     path.parent.mkdir()
     write_mixed(path, huge_line_bytes=3 * 1024 * 1024)
-    exporter = Exporter([SourcePattern(str(path), "node1")], from_start=True, max_line_bytes=1024 * 1024)
+    wall = FakeWall()
+    exporter = Exporter([SourcePattern(str(path), "node1")], from_start=True, max_line_bytes=1024 * 1024, wall=wall)
     exporter.poll_once()
+    wall.now += 100  # every consensus slot retired (counted)
     return exporter, path
 
 

@@ -5,20 +5,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.conftest import FakeWall
 from tests.metrics_text import Samples, scrape, value
 from ton_exporter.aggregation.event_clock import EventClock, window_start
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
 
 W600, W660 = 1781457600, 1781457660  # the two windows of the real run (17:20:54.8 - 17:21:06.5 UTC)
-
-
-class FakeWall:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -56,7 +49,9 @@ def test_windows_of_a_finished_file_appear_one_after_another(exporter: Exporter,
     assert window(samples, "tonex_window_start_timestamp_seconds", "node1") == W600 - 60
     assert window(samples, "tonex_window_collated_blocks", "node1", workchain="-1") == 0
 
-    wall.now += 3.6  # the event clock passes 600 + 60 + 10
+    wall.now += 3.6  # the event clock passes 600 + 60 + 10, but slots that began before 660 are still open
+    assert window(scrape(exporter.registry), "tonex_window_start_timestamp_seconds", "node1") == W600 - 60
+    wall.now += 6  # 9.6 s: every slot with an event before 660 is retired (its last event + 15 s)
     s = scrape(exporter.registry)
     assert window(s, "tonex_window_start_timestamp_seconds", "node1") == W600
     assert {n: window(s, "tonex_window_collated_blocks", n, workchain="-1") for n in ("node1", "node2")} == {

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 
-from tests.conftest import require_binary
+from tests.conftest import FakeWall, require_binary
 from tests.metrics_text import parse
-from tests.test_event_windows import FakeWall
 from ton_exporter import __version__
 from ton_exporter.app import Exporter
 from ton_exporter.exposition import reference
@@ -29,7 +28,7 @@ def render(tontester_dir: Path) -> str:
     logs = [SourcePattern(str(tontester_dir / f"node{n}" / "session-logs"), f"node{n}") for n in (1, 2)]
     exporter = Exporter(logs, run="golden", from_start=True, wall=wall)
     exporter.poll_once()
-    wall.now += 3.6  # show window [1781457600, 1781457660), the first complete window of the run
+    wall.now += 100  # every slot retired; windows show [1781457660, 1781457720), the last window of the run
     text = generate_latest(exporter.registry).decode()
     text = VOLATILE.sub("", text).replace(str(tontester_dir), "/net")
     return text.replace(f'version="{__version__}"', 'version="VERSION"')

@@ -34,7 +34,7 @@ class SessionStatsPipeline:
         """Process complete lines, the first of which starts at file offset `offset`."""
         stats, handlers = self.stats, self._handlers
         records = stats.records
-        oldest_window = self.node.clock.complete_window()
+        oldest_window = self.node.complete_window()
         newest = -math.inf
         parsed = 0
         for line in lines:

@@ -22,7 +22,6 @@ from ton_exporter.parsers import consensus_events as ce
 MAX_SESSIONS = 10_000
 TIMELINE_SLOTS = 64  # the newest retired slots exported as timeline series (see collector.py)
 _KNOWN_EVENTS = frozenset(ce.EVENT_TYPES)
-_VOTE_EVENTS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
 
 
 @dataclass(eq=False)
@@ -30,8 +29,6 @@ class ConsensusGroup(PhaseSink):
     """Everything counted for one (node, workchain, shard), or for the network view of one (workchain, shard)."""
 
     events: Counter[str] = field(default_factory=Counter)
-    votes: Counter[str] = field(default_factory=Counter)
-    certificates: Counter[str] = field(default_factory=Counter)
     counts: Counter[str] = field(default_factory=Counter)
     labelled: Counter[tuple[str, str]] = field(default_factory=Counter)
     phases: dict[str, Distribution] = field(default_factory=dict)
@@ -80,15 +77,13 @@ class ConsensusGroup(PhaseSink):
     def to_json(self) -> dict[str, Any]:
         return {
             "events": dict(self.events),
-            "votes": dict(self.votes),
-            "certificates": dict(self.certificates),
             "counts": dict(self.counts),
             "labelled": [[what, label, n] for (what, label), n in self.labelled.items()],
             "phases": {name: d.to_json() for name, d in self.phases.items()},
         }
 
     def restore(self, data: dict[str, Any]) -> None:
-        for name in ("events", "votes", "certificates", "counts"):
+        for name in ("events", "counts"):
             getattr(self, name).update({str(k): int(v) for k, v in data.get(name, {}).items()})
         for what, label, n in data.get("labelled", []):
             self.labelled[(str(what), str(label))] += int(n)
@@ -135,25 +130,11 @@ class ConsensusState:
                 continue
             newest = max(newest, ts)
             try:
-                if kind == ce.BLOCK_ACCEPTED:
-                    group.count("accepted", ts)
-                elif kind in _VOTE_EVENTS:
-                    self._count_vote(group, kind, event, ts)
                 add(ts, kind, event)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 self.rejected_events["bad_field"] += 1
         group.events.update(types)
         return newest
-
-    @staticmethod
-    def _count_vote(group: ConsensusGroup, kind: str, event: dict[str, Any], ts: float) -> None:
-        vote = ce.vote_type(event)
-        if kind == ce.VOTED:
-            group.votes[vote] += 1
-            group.count("vote:" + vote, ts)
-        else:
-            group.certificates[vote] += 1
-            group.count("cert:" + vote, ts)
 
     def _network(self, batch: ce.Batch, session: ce.Session | None) -> Any:
         if self.network is None or session is None:
@@ -176,6 +157,9 @@ class ConsensusState:
         self.unidentified.discard(batch.session_id)
         return session
 
+    def earliest_open(self) -> float | None:
+        return min((t for m in self.models.values() if (t := m.earliest_open()) is not None), default=None)
+
     def retire(self, now: float, everything: bool = False) -> None:
         """Close the slots no batch can still add to (see slots.py); forget sessions with nothing open."""
         for session_id in list(self.models):
@@ -184,7 +168,7 @@ class ConsensusState:
             if not model.slots and not model.collate_starts:
                 del self.models[session_id]
         if self.network is not None:
-            self.network.retire(now)
+            self.network.advance(self, now, everything)
 
     def prune(self, oldest_kept: int) -> None:
         for group in self.groups.values():

@@ -4,10 +4,13 @@ A window is `[s, s + 60)` with `s = floor(t / 60) * 60` of the record's own time
 `ts`), like the stat-visualizer's buckets. The gauges show one window per node: the newest *complete* one.
 
 A window is complete once the node's event clock has passed its end by `lateness` seconds, long enough for the
-consensus batches that are flushed about 5 s after their first event. The event clock is the newest event time
-read from the node's files, advanced by wall-clock time while nothing newer arrives: a live node moves it with
-every line, a node that stopped writing lets it run on (its windows close and then show no activity), and an old
-file read from the start shows its own windows without waiting for the wall clock to reach them.
+consensus batches that are flushed about 5 s after their first event, and once every consensus slot with an
+event in it is retired (slots.py, about 15 s after its last event; NodeState.complete_window).
+
+The event clock is the newest event time read from the node's files, advanced by wall-clock time while nothing
+newer arrives: a live node moves it with every line, a node that stopped writing lets it run on (its windows close
+and then show no activity), and an old file read from the start shows its own windows without waiting for the
+wall clock to reach them.
 """
 
 import math

@@ -30,32 +30,34 @@ class NetworkSlot:
 
 
 class NetworkSession(NetworkSink):
+    """Slots of one session, merged from the nodes that retire them (each does so 15 s after its last event,
+    by its own event clock); a merged slot is measured once the slowest node's clock is past it too."""
+
     def __init__(self, total_weight: int, sink: PhaseSink) -> None:
         self.threshold = total_weight * 2 // 3 + 1
         self.sink = sink
         self.voters: set[int] = set()
         self.slots: dict[int, NetworkSlot] = {}
 
-    def _slot(self, number: int, ts: float) -> NetworkSlot:
-        slot = self.slots.get(number)
-        if slot is None:
-            slot = self.slots[number] = NetworkSlot()
-        slot.last = max(slot.last, ts)
-        return slot
+    def slot(self, session: ce.Session, number: int, slot: dict[str, float]) -> None:
+        merged = self.slots.get(number)
+        if merged is None:
+            merged = self.slots[number] = NetworkSlot()
+        for vote in NETWORK_PHASES:
+            voted = slot.get("voted:" + vote)
+            if voted is not None:
+                self.voters.add(session.idx)
+                merged.votes.setdefault(vote, []).append((voted, session.weight))
+            cert = slot.get("cert:" + vote)
+            if cert is not None:
+                merged.certificates[vote] = min(cert, merged.certificates.get(vote, math.inf))
+        if "collate_finished" in slot:
+            merged.collated = slot["collate_finished"]
+        merged.last = max(merged.last, *slot.values())
 
-    def vote(self, session: ce.Session, slot: int, vote_type: str, ts: float) -> None:
-        self.voters.add(session.idx)
-        self._slot(slot, ts).votes.setdefault(vote_type, []).append((ts, session.weight))
-
-    def certificate(self, slot: int, vote_type: str, ts: float) -> None:
-        certificates = self._slot(slot, ts).certificates
-        certificates[vote_type] = min(ts, certificates.get(vote_type, math.inf))
-
-    def collated(self, slot: int, ts: float) -> None:
-        self._slot(slot, ts).collated = ts
-
-    def retire(self, now: float) -> None:
-        for number in [n for n, s in self.slots.items() if s.last < now - RETIRE_SECONDS]:
+    def retire(self, before: float) -> None:
+        """Measure the slots whose last event is before `before`: every node has retired them."""
+        for number in [n for n, s in self.slots.items() if s.last < before]:
             slot = self.slots.pop(number)
             if len(self.voters) < 2:
                 continue  # one node's file: nothing a node's own view does not say already
@@ -81,6 +83,7 @@ class NetworkConsensus:
     def __init__(self, sink_for: Callable[[str, str], PhaseSink]) -> None:
         self._sink_for = sink_for
         self.sessions: dict[str, NetworkSession] = {}
+        self._clocks: dict[object, float] = {}  # per node reading the session: its event clock at its last retire
 
     def session(self, session_id: str, session: ce.Session) -> NetworkSession:
         found = self.sessions.get(session_id)
@@ -89,6 +92,9 @@ class NetworkConsensus:
             found = self.sessions[session_id] = NetworkSession(session.total_weight, sink)
         return found
 
-    def retire(self, now: float) -> None:
+    def advance(self, node: object, now: float, everything: bool = False) -> None:
+        """A node has retired its slots up to its clock `now`; measure what every node has retired."""
+        self._clocks[node] = math.inf if everything else now
+        before = min(self._clocks.values()) - RETIRE_SECONDS
         for session in self.sessions.values():
-            session.retire(now)
+            session.retire(before)

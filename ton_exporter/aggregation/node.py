@@ -5,7 +5,7 @@ from typing import Any
 
 from ton_exporter.aggregation.block_groups import LAYOUTS, BlockGroup
 from ton_exporter.aggregation.consensus import ConsensusState
-from ton_exporter.aggregation.event_clock import EventClock
+from ton_exporter.aggregation.event_clock import WINDOW_SECONDS, EventClock, window_start
 from ton_exporter.aggregation.measures import COLLATED, VALIDATED
 from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.parsers.session_stats import BlockRow
@@ -34,12 +34,20 @@ class NodeState:
         else:
             group.add(row, window)
 
+    def complete_window(self) -> int | None:
+        """The newest window no line can change: complete by the event clock, with every slot in it retired."""
+        window = self.clock.complete_window()
+        open_since = self.consensus.earliest_open()
+        if window is not None and open_since is not None:
+            window = min(window, window_start(open_since) - WINDOW_SECONDS)
+        return window
+
     def end_batch(self, newest_event: float) -> None:
         """After a batch of lines: advance the event clock and forget windows no gauge will show again."""
         if newest_event > -math.inf:
             self.clock.observe(newest_event)
             self.consensus.retire(self.clock.now())
-        oldest = self.clock.complete_window()
+        oldest = self.complete_window()
         if oldest is not None and oldest != self._pruned_before:
             self._pruned_before = oldest
             for groups in self.blocks.values():

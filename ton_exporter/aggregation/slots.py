@@ -1,10 +1,11 @@
-"""The slot model of one consensus session as one node saw it, and the phase durations it yields.
+"""The slot model of one consensus session as one node saw it, and what it yields when a slot is done.
 
-Events arrive in batches flushed about 5 s after their first event, not in time order across batches, and every
-phase is a pair of events of one slot: so a slot collects its events as they come, in any order, and a phase is
-measured as soon as both of its events are there. What needs every event of a slot (its start estimate, the
-end-to-end time, the interval to the previous finalized slot, its timeline entry) waits until the slot is
-*retired*: `RETIRE_SECONDS` of event time after its last event, when no batch can still bring one.
+Events arrive in batches flushed about 5 s after their first event, not in time order across batches. So each
+event only records its time in its slot (the earliest one, if an event repeats); everything is measured when the
+slot is *retired*: `RETIRE_SECONDS` of event time after its last event, when no batch can still bring one. Then
+the slot's phases are observed, its counts counted, its timeline entry made, and its votes handed to the network
+view (network.py). Metrics of a slot therefore appear about 15 s after the slot; in exchange each event costs one
+dictionary update and every slot is measured once, with all its events.
 
 Phases (ton-formats.md §5; seconds):
 
@@ -20,11 +21,13 @@ Phases (ton-formats.md §5; seconds):
 | accept | certObserved(finalize) | blockAccepted |
 | slot | slot start: the earliest event or vote of the slot (not certificates) | certObserved(finalize) |
 | finalization_interval | certObserved(finalize) of the previous finalized slot | certObserved(finalize) |
+
+Counts per slot: a slot (candidate received or skip certificate), finalized, skipped, empty candidate, accepted
+block, one per vote and certificate type; per own collation: by leader index, unexpected leader, drift; and
+collation starts never finished.
 """
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ton_exporter.parsers import consensus_events as ce
@@ -44,53 +47,48 @@ PHASES: tuple[str, ...] = (
     "finalization_interval",
 )
 
-# Each pair-phase: (name, attribute of its first event, attribute of its second event).
+# Each pair-phase: (name, key of its first event, key of its second event).
 PAIRS: tuple[tuple[str, str, str], ...] = (
     ("validation", "validation_started", "validation_finished"),
     ("received_to_validated", "received", "validation_finished"),
-    ("notarize_vote", "received", "voted_notarize"),
-    ("finalize_vote", "cert_notarize", "voted_finalize"),
-    ("notarization", "received", "cert_notarize"),
-    ("finalization", "cert_notarize", "cert_finalize"),
-    ("accept", "cert_finalize", "accepted"),
+    ("notarize_vote", "received", "voted:notarize"),
+    ("finalize_vote", "cert:notarize", "voted:finalize"),
+    ("notarization", "received", "cert:notarize"),
+    ("finalization", "cert:notarize", "cert:finalize"),
+    ("accept", "cert:finalize", "accepted"),
 )
 
-# The pairs each event field takes part in: after an event, only those are checked.
-PAIRS_BY_FIELD: dict[str, tuple[tuple[str, str, str], ...]] = {
-    name: tuple(p for p in PAIRS if name in p[1:]) for name in {f for p in PAIRS for f in p[1:]}
+# Per-slot counts: (count name, the key whose presence counts it).
+SLOT_COUNTS: tuple[tuple[str, str], ...] = (
+    ("finalized", "cert:finalize"),
+    ("skipped", "cert:skip"),
+    ("empty", "empty"),
+    ("accepted", "accepted"),
+    ("vote:notarize", "voted:notarize"),
+    ("vote:finalize", "voted:finalize"),
+    ("vote:skip", "voted:skip"),
+    ("cert:notarize", "cert:notarize"),
+    ("cert:finalize", "cert:finalize"),
+    ("cert:skip", "cert:skip"),
+)
+
+_EVENT_KEYS = {
+    ce.CANDIDATE_RECEIVED: "received",
+    ce.VALIDATION_STARTED: "validation_started",
+    ce.VALIDATION_FINISHED: "validation_finished",
+    ce.BLOCK_ACCEPTED: "accepted",
+    ce.COLLATE_FINISHED: "collate_finished",
+    ce.COLLATED_EMPTY: "empty",
 }
+_VOTE_KEYS = {
+    (kind, vote_type): ("voted:" if kind == ce.VOTED else "cert:") + short
+    for kind in (ce.VOTED, ce.CERT_OBSERVED)
+    for vote_type, short in ce.VOTE_TYPES.items()
+}
+_VOTE_KINDS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
+_LAST = "_last"  # latest event of any kind in the slot
 
-COUNTS: tuple[str, ...] = (
-    "slots",
-    "finalized",
-    "skipped",
-    "empty",
-    "collations",
-    "unexpected_collator",
-    "unfinished_collations",
-    "drifted_collations",
-)
-
-
-@dataclass(slots=True)
-class Slot:
-    number: int
-    start: float = math.inf  # earliest event or vote of the slot (certificates excluded)
-    last: float = -math.inf  # latest event of any kind
-    received: float | None = None
-    empty: bool = False
-    validation_started: float | None = None
-    validation_finished: float | None = None
-    voted_notarize: float | None = None
-    voted_finalize: float | None = None
-    voted_skip: float | None = None
-    cert_notarize: float | None = None
-    cert_finalize: float | None = None
-    cert_skip: float | None = None
-    accepted: float | None = None
-    collation: tuple[float, float] | None = None  # own collation: start, finish
-    measured: set[str] = field(default_factory=set)
-    counted: bool = False
+Slot = dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +113,9 @@ class PhaseSink:
 
 
 class NetworkSink:
-    """Where votes go when every node's file is read by one exporter (network.py)."""
+    """Where a retired slot's votes go when one exporter reads several nodes of the session (network.py)."""
 
-    def vote(self, session: ce.Session, slot: int, vote_type: str, ts: float) -> None: ...
-
-    def certificate(self, slot: int, vote_type: str, ts: float) -> None: ...
-
-    def collated(self, slot: int, ts: float) -> None: ...
+    def slot(self, session: ce.Session, number: int, slot: Slot) -> None: ...
 
 
 class SessionSlots:
@@ -130,198 +124,124 @@ class SessionSlots:
         self.sink = sink
         self.network = network
         self.slots: dict[int, Slot] = {}
-        self.collate_starts: list[tuple[float, int]] = []  # own collations started, not finished yet
+        self.collate_starts: list[tuple[float, int]] = []  # own collations started, not paired yet
         self.last_finalized: float | None = None
-        self._handlers: dict[str, Callable[[float, dict[str, Any]], None]] = {
-            ce.COLLATE_STARTED: self._collate_started,
-            ce.COLLATE_FINISHED: self._collate_finished,
-            ce.COLLATED_EMPTY: self._collated_empty,
-            ce.CANDIDATE_RECEIVED: self._candidate_received,
-            ce.VALIDATION_STARTED: self._validation_started,
-            ce.VALIDATION_FINISHED: self._validation_finished,
-            ce.BLOCK_ACCEPTED: self._block_accepted,
-            ce.VOTED: self._voted,
-            ce.CERT_OBSERVED: self._cert_observed,
-        }
 
     def add(self, ts: float, kind: str, event: dict[str, Any]) -> None:
-        """One event; KeyError, TypeError or ValueError if it lacks what its type needs."""
-        handler = self._handlers.get(kind)
-        if handler is not None:
-            handler(ts, event)
+        """Record one event in its slot; KeyError, TypeError or ValueError if it lacks what its type needs."""
+        key = _EVENT_KEYS.get(kind)
+        if key is not None:
+            number = event["id"]["slot"]
+            if kind == ce.CANDIDATE_RECEIVED:
+                block = event.get("block")
+                if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
+                    self._record(number, "empty", ts)
+        elif kind in _VOTE_KINDS:
+            vote = event["vote"]
+            key = _VOTE_KEYS[(kind, vote["@type"])]
+            number = vote["slot"] if key.endswith("skip") else vote["id"]["slot"]
+        elif kind == ce.COLLATE_STARTED:
+            number, key = event["target_slot"], "collate_started"
+            if type(number) is not int:
+                raise ValueError("slot")
+            self.collate_starts.append((ts, number))
+        else:
+            return
+        self._record(number, key, ts)
 
-    # --- events
-
-    def _slot(self, number: Any, ts: float, vote_or_event: bool = True) -> Slot:
+    def _record(self, number: Any, key: str, ts: float) -> None:
         if type(number) is not int or number < 0:
             raise ValueError("slot")
         slot = self.slots.get(number)
         if slot is None:
-            slot = self.slots[number] = Slot(number)
-        if vote_or_event and ts < slot.start:
-            slot.start = ts
-        slot.last = max(slot.last, ts)
-        return slot
-
-    def _collate_started(self, ts: float, event: dict[str, Any]) -> None:
-        target = event["target_slot"]
-        self._slot(target, ts)
-        self.collate_starts.append((ts, target))
-
-    def _collate_finished(self, ts: float, event: dict[str, Any]) -> None:
-        number = event["id"]["slot"]
-        slot = self._slot(number, ts)
-        started = [s for s in self.collate_starts if s[0] <= ts]
-        if started:
-            begin = max(started)
-            self.collate_starts.remove(begin)
-            slot.collation = (begin[0], ts)
-            self._measure(slot, "collation", ts - begin[0], ts)
-            if begin[1] != number:
-                self.sink.count("drifted_collations", ts)
-        self._count_collation(slot, ts)
-        if self.network is not None:
-            self.network.collated(number, ts)
-
-    def _collated_empty(self, ts: float, event: dict[str, Any]) -> None:
-        slot = self._slot(event["id"]["slot"], ts)
-        self._mark_empty(slot, ts)
-
-    def _candidate_received(self, ts: float, event: dict[str, Any]) -> None:
-        slot = self._slot(event["id"]["slot"], ts)
-        if slot.received is None or ts < slot.received:
-            slot.received = ts
-        self._count_slot(slot, ts)
-        block = event.get("block")
-        if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
-            self._mark_empty(slot, ts)
-        self._pairs(slot, "received")
-
-    def _validation_started(self, ts: float, event: dict[str, Any]) -> None:
-        slot = self._slot(event["id"]["slot"], ts)
-        slot.validation_started = ts
-        self._pairs(slot, "validation_started")
-
-    def _validation_finished(self, ts: float, event: dict[str, Any]) -> None:
-        slot = self._slot(event["id"]["slot"], ts)
-        slot.validation_finished = ts
-        self._pairs(slot, "validation_finished")
-
-    def _block_accepted(self, ts: float, event: dict[str, Any]) -> None:
-        slot = self._slot(event["id"]["slot"], ts)
-        slot.accepted = ts
-        self._pairs(slot, "accepted")
-
-    def _voted(self, ts: float, event: dict[str, Any]) -> None:
-        vote_type, number = _vote(event["vote"])
-        slot = self._slot(number, ts)
-        field_name = "voted_" + vote_type
-        setattr(slot, field_name, ts)
-        if self.network is not None and self.session is not None:
-            self.network.vote(self.session, number, vote_type, ts)
-        self._pairs(slot, field_name)
-
-    def _cert_observed(self, ts: float, event: dict[str, Any]) -> None:
-        vote_type, number = _vote(event["vote"])
-        slot = self._slot(number, ts, vote_or_event=False)
-        if getattr(slot, "cert_" + vote_type) is not None:
-            return  # a certificate seen again
-        field_name = "cert_" + vote_type
-        setattr(slot, field_name, ts)
-        if self.network is not None:
-            self.network.certificate(number, vote_type, ts)
-        if vote_type == "finalize":
-            self.sink.count("finalized", ts)
-        elif vote_type == "skip":
-            self.sink.count("skipped", ts)
-            self._count_slot(slot, ts)
-        self._pairs(slot, field_name)
-
-    # --- measurements
-
-    def _pairs(self, slot: Slot, changed: str) -> None:
-        """Measure the phases the changed field completes."""
-        for phase, first, second in PAIRS_BY_FIELD.get(changed, ()):
-            if phase not in slot.measured:
-                begin, end = getattr(slot, first), getattr(slot, second)
-                if begin is not None and end is not None:
-                    self._measure(slot, phase, end - begin, end)
-
-    def _measure(self, slot: Slot, phase: str, seconds: float, at: float) -> None:
-        slot.measured.add(phase)
-        if seconds >= 0:
-            self.sink.observe(phase, seconds, at)
-
-    def _count_slot(self, slot: Slot, ts: float) -> None:
-        if not slot.counted:
-            slot.counted = True
-            self.sink.count("slots", ts)
-
-    def _mark_empty(self, slot: Slot, ts: float) -> None:
-        if not slot.empty:
-            slot.empty = True
-            self.sink.count("empty", ts)
-
-    def _count_collation(self, slot: Slot, ts: float) -> None:
-        session = self.session
-        if session is None:
+            self.slots[number] = {key: ts, _LAST: ts}
             return
-        self.sink.count("collations", ts, label=str(session.idx))
-        if session.slots_per_leader_window and session.total_validators:
-            expected = slot.number // session.slots_per_leader_window % session.total_validators
-            if expected != session.idx:
-                self.sink.count("unexpected_collator", ts)
+        previous = slot.get(key)
+        if previous is None or ts < previous:
+            slot[key] = ts
+        slot[_LAST] = max(slot[_LAST], ts)
+
+    def earliest_open(self) -> float | None:
+        """The earliest event time of what is not retired yet: windows from its window on may still change."""
+        times = [min(slot.values()) for slot in self.slots.values()]
+        times.extend(start for start, _ in self.collate_starts)
+        return min(times, default=None)
 
     # --- retirement
 
-    def retire(self, now: float, everything: bool = False) -> list[Slot]:
-        """Close the slots no batch can still add to; returns them in slot order."""
-        done = sorted(
-            (s for s in self.slots.values() if everything or s.last < now - RETIRE_SECONDS), key=lambda s: s.number
-        )
-        for slot in done:
-            del self.slots[slot.number]
-            self._close(slot)
-        stale = [s for s in self.collate_starts if everything or s[0] < now - RETIRE_SECONDS]
+    def retire(self, now: float, everything: bool = False) -> None:
+        """Measure and forget the slots no batch can still add to, in slot order."""
+        cutoff = now - RETIRE_SECONDS
+        done = sorted(n for n, s in self.slots.items() if everything or s[_LAST] < cutoff)
+        for number in done:
+            self._close(number, self.slots.pop(number))
+        stale = [s for s in self.collate_starts if everything or s[0] < cutoff]
         for start in stale:
             self.collate_starts.remove(start)
             self.sink.count("unfinished_collations", start[0])
-        return done
 
-    def _close(self, slot: Slot) -> None:
-        if slot.cert_finalize is not None:
-            if slot.start <= slot.cert_finalize:
-                self.sink.observe("slot", slot.cert_finalize - slot.start, slot.cert_finalize)
-            if self.last_finalized is not None and slot.cert_finalize > self.last_finalized:
-                self.sink.observe("finalization_interval", slot.cert_finalize - self.last_finalized, slot.cert_finalize)
-            self.last_finalized = slot.cert_finalize
-        if slot.start < math.inf:
-            self.sink.timeline(self._timeline(slot))
+    def _close(self, number: int, slot: Slot) -> None:
+        sink = self.sink
+        last = slot[_LAST]
+        for phase, first, second in PAIRS:
+            begin, end = slot.get(first), slot.get(second)
+            if begin is not None and end is not None and end >= begin:
+                sink.observe(phase, end - begin, end)
+        if "received" in slot or "cert:skip" in slot:
+            sink.count("slots", slot.get("received", last))
+        for name, key in SLOT_COUNTS:
+            at = slot.get(key)
+            if at is not None:
+                sink.count(name, at)
+        collation = self._collation(number, slot)
+        start = min((ts for key, ts in slot.items() if not key.startswith("cert:") and key != _LAST), default=last)
+        finalized = slot.get("cert:finalize")
+        if finalized is not None:
+            if start <= finalized:
+                sink.observe("slot", finalized - start, finalized)
+            if self.last_finalized is not None and finalized > self.last_finalized:
+                sink.observe("finalization_interval", finalized - self.last_finalized, finalized)
+            self.last_finalized = finalized
+        sink.timeline(self._timeline(number, slot, start, collation))
+        if self.network is not None and self.session is not None:
+            self.network.slot(self.session, number, slot)
 
-    def _timeline(self, slot: Slot) -> TimelineEntry:
-        parts: dict[str, float] = {}
-        if slot.collation is not None:
-            parts["collate"] = slot.collation[1] - slot.collation[0]
-        ready = slot.collation[1] if slot.collation is not None else slot.received
-        if ready is not None and slot.cert_notarize is not None:
-            parts["notarize"] = max(slot.cert_notarize - ready, 0.0)
-        if slot.cert_notarize is not None and slot.cert_finalize is not None:
-            parts["finalize"] = slot.cert_finalize - slot.cert_notarize
-        if slot.cert_finalize is not None and slot.accepted is not None:
-            parts["accept"] = slot.accepted - slot.cert_finalize
+    def _collation(self, number: int, slot: Slot) -> tuple[float, float] | None:
+        """Pair an own collateFinished with the latest start before it; count it."""
+        finished = slot.get("collate_finished")
+        if finished is None:
+            return None
+        started = [s for s in self.collate_starts if s[0] <= finished]
+        begin = max(started) if started else None
+        if begin is not None:
+            self.collate_starts.remove(begin)
+            self.sink.observe("collation", finished - begin[0], finished)
+            if begin[1] != number:
+                self.sink.count("drifted_collations", finished)
         session = self.session
-        leader = (
-            slot.number // session.slots_per_leader_window % session.total_validators
-            if session and session.slots_per_leader_window and session.total_validators
-            else -1
-        )
-        outcome = 1 if slot.cert_finalize is not None else 2 if slot.cert_skip is not None else 0
-        return TimelineEntry(slot.number, slot.start, leader, outcome, parts)
+        if session is not None:
+            self.sink.count("collations", finished, label=str(session.idx))
+            if self._leader(number) not in (-1, session.idx):
+                self.sink.count("unexpected_collator", finished)
+        return (begin[0], finished) if begin is not None else None
 
+    def _leader(self, number: int) -> int:
+        session = self.session
+        if session is None or not session.slots_per_leader_window or not session.total_validators:
+            return -1
+        return number // session.slots_per_leader_window % session.total_validators
 
-def _vote(vote: dict[str, Any]) -> tuple[str, int]:
-    kind = ce.VOTE_TYPES[vote["@type"]]
-    number = vote["slot"] if kind == "skip" else vote["id"]["slot"]
-    if type(number) is not int:
-        raise ValueError("vote slot")
-    return kind, number
+    def _timeline(self, number: int, slot: Slot, start: float, collation: tuple[float, float] | None) -> TimelineEntry:
+        parts: dict[str, float] = {}
+        if collation is not None:
+            parts["collate"] = collation[1] - collation[0]
+        ready = collation[1] if collation is not None else slot.get("received")
+        notarized, finalized, accepted = slot.get("cert:notarize"), slot.get("cert:finalize"), slot.get("accepted")
+        if ready is not None and notarized is not None:
+            parts["notarize"] = max(notarized - ready, 0.0)
+        if notarized is not None and finalized is not None:
+            parts["finalize"] = finalized - notarized
+        if finalized is not None and accepted is not None:
+            parts["accept"] = accepted - finalized
+        outcome = 1 if finalized is not None else 2 if "cert:skip" in slot else 0
+        return TimelineEntry(number, start, self._leader(number), outcome, parts)

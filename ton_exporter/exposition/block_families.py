@@ -14,7 +14,7 @@ NS = NAMESPACE
 
 def _groups(nodes: Sequence[NodeState], source: str) -> Iterator[tuple[list[str], BlockGroup, int | None]]:
     for node in nodes:
-        window = node.clock.complete_window()
+        window = node.complete_window()
         for (workchain, shard), group in sorted(node.blocks[source].items()):
             yield [node.name, node.run, workchain, shard], group, window
 

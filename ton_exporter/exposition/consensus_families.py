@@ -58,7 +58,7 @@ COUNTERS = {
 
 def consensus_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     groups = [
-        ([node.name, node.run, wc, shard], group, node.clock.complete_window())
+        ([node.name, node.run, wc, shard], group, node.complete_window())
         for node in nodes
         for (wc, shard), group in sorted(node.consensus.groups.items())
     ]
@@ -110,13 +110,19 @@ def _event_counts(groups: list[Group]) -> Iterator[Metric]:
         f"{NS}_consensus_events", "Consensus events read, by @type.", labels=[*BASE_LABELS, "type"]
     )
     accepted = CounterMetricFamily(
-        f"{NS}_accepted_blocks", "Blocks accepted after finalization (consensus blockAccepted).", labels=BASE_LABELS
+        f"{NS}_accepted_blocks",
+        "Blocks accepted after finalization (consensus blockAccepted; counted when the slot retires).",
+        labels=BASE_LABELS,
     )
     votes = CounterMetricFamily(
-        f"{NS}_consensus_votes", "Votes this node signed, by vote type.", labels=[*BASE_LABELS, "vote"]
+        f"{NS}_consensus_votes",
+        "Slots this node voted in, by vote type (counted when the slot retires).",
+        labels=[*BASE_LABELS, "vote"],
     )
     certs = CounterMetricFamily(
-        f"{NS}_consensus_certificates", "Certificates this node observed, by vote type.", labels=[*BASE_LABELS, "vote"]
+        f"{NS}_consensus_certificates",
+        "Slots with a certificate this node observed, by vote type (counted when the slot retires).",
+        labels=[*BASE_LABELS, "vote"],
     )
     accepted_w = GaugeMetricFamily(
         f"{NS}_window_accepted_blocks", "Blocks accepted in the window shown (see docs).", labels=BASE_LABELS
@@ -137,12 +143,11 @@ def _event_counts(groups: list[Group]) -> Iterator[Metric]:
         accepted.add_metric(labels, group.counts["accepted"])
         counts = group.windows.get(shown) if shown is not None else None
         accepted_w.add_metric(labels, counts["accepted"] if counts else 0)
-        for vote in (*vote_types, ce.UNKNOWN):
-            if vote != ce.UNKNOWN or group.votes[vote] or group.certificates[vote]:
-                votes.add_metric([*labels, vote], group.votes[vote])
-                certs.add_metric([*labels, vote], group.certificates[vote])
-                votes_w.add_metric([*labels, vote], counts["vote:" + vote] if counts else 0)
-                certs_w.add_metric([*labels, vote], counts["cert:" + vote] if counts else 0)
+        for vote in vote_types:
+            votes.add_metric([*labels, vote], group.counts["vote:" + vote])
+            certs.add_metric([*labels, vote], group.counts["cert:" + vote])
+            votes_w.add_metric([*labels, vote], counts["vote:" + vote] if counts else 0)
+            certs_w.add_metric([*labels, vote], counts["cert:" + vote] if counts else 0)
     yield from (events, accepted, votes, certs, accepted_w, votes_w, certs_w)
 
 

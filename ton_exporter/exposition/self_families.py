@@ -42,7 +42,7 @@ def window_clock_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
         f"{NS}_node_info", "One series per node the exporter reads, with its run; always 1.", labels=["node", "run"]
     )
     for node in nodes:
-        window = node.clock.complete_window()
+        window = node.complete_window()
         if window is not None:
             start.add_metric([node.name], window)
         late.add_metric([node.name], node.late_records)
