@@ -1,7 +1,7 @@
 """Real servers for the alerting tests: Debian's Alertmanager, Prometheus on a shipped config, and small loopback
-stand-ins for what the alerts are sent to (an HTTP receiver for the webhook, Slack and PagerDuty; an SMTP sink)
-and for a validator-engine's /metrics. The shipped configs are used as they are, except for what cannot work in
-a test: addresses (loopback, free ports), secret file paths, and Alertmanager's waits, made short.
+stand-ins for what the alerts are sent to (an HTTP receiver for the webhook, Slack and PagerDuty; an SMTP sink).
+The shipped configs are used as they are, except for what cannot work in a test: addresses (loopback, free
+ports), secret file paths, and Alertmanager's waits, made short.
 
     python -m tests.alerting_servers replay NODE DIR    appends NODE's real session stats to DIR/NODE/session-logs
                                                         as the engine writes them, in a loop (the demo's replay)
@@ -119,31 +119,6 @@ class SmtpSink:
 
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.address = f"127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class MetricsEndpoint:
-    """A stand-in for a validator-engine's --exporter-address: GET /metrics answers the engine's ton_* text."""
-
-    def __init__(self, text: str) -> None:
-        body = text.encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200 if self.path == "/metrics" else 404)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.address = f"127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
