@@ -39,6 +39,7 @@ class Checkpoint:
     files: list[KnownFile]
     streams: dict[str, dict[str, Any]]
     nodes: dict[str, dict[str, Any]]
+    run: str | None = None  # the run the node counters belong to (absent in older checkpoints)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -47,6 +48,7 @@ class Checkpoint:
             "files": [f.to_json() for f in self.files],
             "streams": self.streams,
             "nodes": self.nodes,
+            "run": self.run,
         }
 
     @classmethod
@@ -56,7 +58,10 @@ class Checkpoint:
         files, streams, nodes = data["files"], data["streams"], data["nodes"]
         if not isinstance(files, list) or not isinstance(streams, dict) or not isinstance(nodes, dict):
             raise ValueError("checkpoint sections of the wrong type")
-        return cls([KnownFile.from_json(f) for f in files], streams, nodes)
+        run = data.get("run")
+        if run is not None and not isinstance(run, str):
+            raise ValueError("checkpoint run of the wrong type")
+        return cls([KnownFile.from_json(f) for f in files], streams, nodes, run)
 
 
 @dataclass
