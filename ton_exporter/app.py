@@ -160,7 +160,7 @@ class Exporter:
             return
         self.current.left_at = time.time()
         self.past_runs[self.run] = self.current
-        self.current = self.past_runs.pop(run, None) or RunNodes()
+        self.current = self.past_runs.pop(run) if run in self.past_runs else RunNodes()
         self.run = run
         for stream in self.streams.values():
             stream.node = self._node(stream.stats.node)

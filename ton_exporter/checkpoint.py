@@ -99,19 +99,8 @@ class StateStore:
         return checkpoint
 
     def save(self, checkpoint: Checkpoint) -> None:
-        temporary = self.path.with_name(FILE_NAME + ".tmp")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as f:
-                f.write(orjson.dumps(checkpoint.to_json()))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, self.path)
-            directory = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            write_atomically(self.path, orjson.dumps(checkpoint.to_json()))
         except OSError as e:
             self.save_errors += 1
             if self.save_errors == 1 or self.save_errors % 100 == 0:
@@ -121,3 +110,19 @@ class StateStore:
             return
         self.saves += 1
         self.last_save_time = time.time()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file, flush it to disk, rename it over `path`, flush the directory."""
+    temporary = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(temporary, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

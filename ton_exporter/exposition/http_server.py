@@ -57,6 +57,7 @@ class HttpServer:
         self.routes = routes
         self.prefixes = prefixes or {}  # "/api/runs" serves "/api/runs" and "/api/runs/..."
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         self._server = await asyncio.start_server(self._serve, host, port, limit=MAX_LINE_BYTES * 2)
@@ -64,11 +65,15 @@ class HttpServer:
         return str(address[0]), int(address[1])
 
     async def close(self) -> None:
+        """Stop listening and close the connections kept alive (a scraper's would otherwise hold the port)."""
         if self._server is not None:
             self._server.close()
+            for writer in list(self._connections):
+                writer.close()
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
         try:
             while True:
                 request = await asyncio.wait_for(_read_request(reader), IDLE_TIMEOUT_SECONDS)
@@ -84,6 +89,7 @@ class HttpServer:
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
+            self._connections.discard(writer)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
