@@ -46,6 +46,7 @@ class RunSocketServer:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._closing = False
+        self._bound = False
 
     async def start(self) -> None:
         if self.path.exists():
@@ -59,6 +60,7 @@ class RunSocketServer:
             sock.bind(str(self.path))
         finally:
             os.umask(old_umask)
+        self._bound = True
         os.chmod(self.path, 0o600)
         self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_MESSAGE_BYTES)
 
@@ -72,14 +74,17 @@ class RunSocketServer:
         if self._server is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if self._bound:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
         run_id: str | None = None
         try:
             message = await read_message(reader)
+            if message is None:
+                return  # connected and left without a word: a probe
             if "command" in message:
                 await _reply(writer, self.command(message))
                 return
@@ -133,8 +138,9 @@ class RunSocketServer:
         )
 
 
-async def read_message(reader: asyncio.StreamReader) -> dict[str, Any]:
-    """One JSON object: up to a newline, or as soon as what arrived parses (tontester sends no newline)."""
+async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    """One JSON object: up to a newline, or as soon as what arrived parses (tontester sends no newline); None if
+    the client closes without sending anything."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + HELLO_TIMEOUT_SECONDS
     data = b""
@@ -146,6 +152,8 @@ async def read_message(reader: asyncio.StreamReader) -> dict[str, Any]:
         data += chunk
         if len(data) > MAX_MESSAGE_BYTES:
             raise RunError("too_large", f"message longer than {MAX_MESSAGE_BYTES} bytes")
+        if not data:
+            return None
         line, newline, _ = data.partition(b"\n")
         if newline or not chunk:
             return _decode(line)
