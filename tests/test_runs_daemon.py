@@ -143,6 +143,7 @@ def test_data_read_during_a_run_is_counted_under_it(tmp_path: Path, daemon: Daem
         (b'{"run_id": "r", "metadata": {"labels": {"run": "x"}}}', "bad_metadata"),
         (b'{"command": "reboot"}', "unknown_command"),
         (b'{"command": "delete", "run_id": "nope"}', "unknown_run"),
+        (b"x" * (65 * 1024), "too_large"),
     ],
 )
 def test_malformed_messages_get_a_clear_error_and_change_nothing(
@@ -200,6 +201,20 @@ def test_a_new_port_in_the_file_moves_the_http_server(daemon: DaemonProcess) -> 
     with pytest.raises(urllib.error.URLError, match="Connection refused"):
         http_get(old + "/-/healthy", timeout=2)
     assert say(daemon.socket, b'{"command": "ping"}')["message"] == "pong"
+
+
+def test_new_sources_in_the_file_are_read(tmp_path: Path, daemon: DaemonProcess) -> None:
+    log = tmp_path / "elsewhere" / "validator-7.jsonl"
+    log.parent.mkdir()
+    log.write_bytes(b"\n".join(real_lines(1)) + b"\n")
+    daemon.config.write_text(
+        daemon.config.read_text() + "sources: [../elsewhere/validator-7.jsonl]\nfrom_start: true\n"
+    )
+
+    def collated() -> float:
+        return total(metrics(daemon), "tonex_collated_blocks_total", node="validator-7")
+
+    assert wait_until(collated, 30, "the new source read") == 32  # node1's collated rows, from the data's README
 
 
 def test_an_invalid_file_keeps_the_old_configuration(daemon: DaemonProcess) -> None:

@@ -2,6 +2,7 @@
 the exporter's run label switched on real data."""
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from ton_exporter.app import Exporter
 from ton_exporter.exposition.http_server import Request
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.config import ConfigError, parse_config
+from ton_exporter.runs.daemon import FINISHED_SERIES_SECONDS, Daemon
 from ton_exporter.runs.http_api import RunApi, is_loopback
 from ton_exporter.runs.registry import LINGER_SECONDS, Retention, RunError, RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
@@ -255,3 +257,24 @@ def test_switching_runs_counts_from_zero_for_the_new_run_and_freezes_the_old(tmp
     text = generate_latest(exporter.registry).decode()
     assert (_collated(text, "a"), _collated(text, "b")) == (0, rest)
     assert json.loads(json.dumps(runs.get("a").to_json(clock())))["status"] == "running"
+
+
+def test_the_daemon_forgets_a_runs_series_minutes_after_it_and_drops_runs_by_retention(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("port: 0\nretention: {runs: 1}\n")
+    daemon = Daemon(tmp_path)
+    runs, exporter = daemon.registry, daemon.exporter
+    for name in ("a", "b"):
+        runs.start(new_run({"run_id": name}, time.time()))
+        runs.end(name)
+        runs.get(name).end = time.time() - LINGER_SECONDS - 1
+    exporter.switch_run("a")  # as if data had been read under each
+    exporter.switch_run("b")
+    daemon.maintain()
+    assert exporter.run == "default"
+    assert sorted(runs.runs) == ["b"]  # the newest finished run only
+    assert sorted(exporter.past_runs) == ["b"]  # a's series went with it; b's stay exported for now
+    exporter.past_runs["b"].left_at -= FINISHED_SERIES_SECONDS + 1
+    daemon.maintain()
+    assert exporter.past_runs == {}
+    assert sorted(runs.runs) == ["b"]  # the run itself stays until retention removes it
+    exporter.close()
