@@ -28,6 +28,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
         BY_RUN + '(tonex_run_accepted_blocks{workchain="-1"}) / ' + BY_RUN + "(tonex_run_duration_seconds)",
     ),
     ("status", BY_RUN + "(tonex_run_active)"),
+    ("link_from", BY_RUN + "(tonex_run_start_timestamp_seconds) * 1000"),
     ("link_to", LINK_END + " * 1000"),
 )
 
@@ -43,7 +44,7 @@ def _links(targets: Sequence[Dashboard]) -> list[dict[str, Any]]:
     return [
         {
             "title": f"{d.title}: this run",
-            "url": f"/d/{d.uid}?var-run=${{__data.fields.run}}&from=${{__data.fields.start}}"
+            "url": f"/d/{d.uid}?var-run=${{__data.fields.run}}&from=${{__data.fields.link_from}}"
             "&to=${__data.fields.link_to}",
         }
         for d in targets
@@ -76,7 +77,9 @@ def _runs_table(targets: Sequence[Dashboard]) -> Panel:
             _override("duration", ("unit", "s")),
             _override("blocks/s", ("unit", "none"), ("decimals", 2)),
             _override("status", ("mappings", [live]), ("custom.cellOptions", {"type": "color-background"})),
-            _override("link_to", ("custom.hidden", True)),
+            # the link's ends: epoch milliseconds as plain digits (a field's link value is its display text)
+            _override("link_from", ("custom.hidden", True), ("unit", "none"), ("decimals", 0)),
+            _override("link_to", ("custom.hidden", True), ("unit", "none"), ("decimals", 0)),
         ),
         transformations=(
             {"id": "merge", "options": {}},

@@ -55,6 +55,7 @@ def test_runs_table_shows_each_run_as_the_api_does(tmp_path: Path) -> None:
         assert cells["link_to"]["finished-1"]["value"] == pytest.approx(finished["end"] * 1000)
         assert cells["link_to"]["live-1"]["value"] == pytest.approx(time.time() * 1000, abs=30_000)
         assert cells["start"]["live-1"]["value"] == pytest.approx(live["start"] * 1000)
+        assert cells["link_from"]["finished-1"]["value"] == cells["start"]["finished-1"]["value"]
 
         end = time.time()
         expr = runs._blocks_per_second().queries[0].expr.replace("$__rate_interval", "1m")
