@@ -1,7 +1,18 @@
 """Every dashboard, in the order of the folders they go to."""
 
-from dashboards import consensus, runs
+from dashboards import consensus, engine, health, node, overview, performance, runs
 from dashboards.model import Dashboard
 
-PERFORMANCE: tuple[Dashboard, ...] = (consensus.DASHBOARD,)  # what a run's row links to
-DASHBOARDS: tuple[Dashboard, ...] = (*PERFORMANCE, runs.dashboard(PERFORMANCE))
+BASE: tuple[Dashboard, ...] = (
+    overview.DASHBOARD,
+    performance.DASHBOARD,
+    consensus.DASHBOARD,
+    node.DASHBOARD,
+    engine.DASHBOARD,
+    health.DASHBOARD,
+)
+# a run's row in the runs table links to every dashboard that takes $run
+DASHBOARDS: tuple[Dashboard, ...] = (
+    *BASE,
+    runs.dashboard([d for d in BASE if any(v.name == "run" for v in d.variables)]),
+)
