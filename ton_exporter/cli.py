@@ -6,6 +6,7 @@ import errno
 import logging
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -14,6 +15,9 @@ import click
 from ton_exporter import __version__, logs
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
+from ton_exporter.exposition.run_families import RunsCollector
+from ton_exporter.runs.commands import daemon_command, run_group
+from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
 from ton_exporter.sources.replay import Replay, load_bundled
@@ -180,6 +184,7 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
         replay = Replay(directory, load_bundled(), rotate_bytes=16 * 1024 * 1024)
         sources = [SourcePattern(str(replay.path(node)), node) for node in ("node1", "node2")]
         exporter = Exporter(sources, run="demo", from_start=True)
+        exporter.registry.register(RunsCollector(_demo_run(), exporter.run_nodes))
         exporter.register_process_collectors()
         log.info("demo replaying bundled session stats", extra={"directory": str(directory)})
 
@@ -193,6 +198,18 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
                     await writer
 
         _run(both(), listen_address)
+
+
+def _demo_run() -> RunRegistry:
+    """The demo's run: one that never ends, as in testnet mode."""
+    registry = RunRegistry(None)
+    metadata = {"description": "bundled real session stats of a 2-validator network, replayed", "nodes": 2}
+    registry.keep_running(new_run({"run_id": "demo", "metadata": metadata}, time.time()))
+    return registry
+
+
+cli.add_command(_logging_options(daemon_command))
+cli.add_command(run_group)
 
 
 def _check_source(source: SourcePattern) -> None:
