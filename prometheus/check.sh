@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-$PWD/../.venv/bin/python}
 echo "== rules and docs tables generated from thresholds.yml are up to date"
 (cd .. && "$PYTHON" -m prometheus.generate --check)
 echo "== promtool check config"
-promtool check config prometheus.yml prometheus-fleet.yml
+promtool check config prometheus.yml prometheus-fleet.yml prometheus-compose.yml prometheus-compose-vm.yml
 echo "== promtool check rules"
 promtool check rules --lint-fatal rules/*.yml
 echo "== promtool test rules"

@@ -135,7 +135,9 @@ def test_a_wrong_threshold_is_refused_with_its_place(
 # --- promtool ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config", ["prometheus.yml", "prometheus-fleet.yml"])
+@pytest.mark.parametrize(
+    "config", ["prometheus.yml", "prometheus-fleet.yml", "prometheus-compose.yml", "prometheus-compose-vm.yml"]
+)
 def test_promtool_check_config(config: str) -> None:
     result = run([require_binary("promtool"), "check", "config", config])
     assert_ok(result)
