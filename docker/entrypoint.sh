@@ -1,6 +1,7 @@
 #!/bin/sh
 # The image's entrypoint. With a tontester network mounted at /network (node<N>/session-logs), tail every node of
-# it from the start (a restart resumes from the saved state); otherwise replay the bundled real data. Arguments,
+# it from the start (a restart resumes from the saved state); otherwise replay the bundled real data, the last
+# 3 minutes of it at once (so that every dashboard has data within half a minute of `docker compose up`). Arguments,
 # if any, replace this choice:
 #   docker run IMAGE serve --session-logs ...
 # TON_NETWORK_DIR, TON_STATE_DIR and TON_LISTEN_ADDRESS move /network, /var/lib/ton-exporter and :10056.
@@ -15,4 +16,4 @@ if [ -e "$1" ]; then
     exec ton-exporter serve --from-start --session-logs "$network/node*/session-logs" \
         --state.dir "${TON_STATE_DIR:-/var/lib/ton-exporter}" --run "${TON_RUN:-tontester}" --web.listen-address "$listen"
 fi
-exec ton-exporter demo --web.listen-address "$listen"
+exec ton-exporter demo --history 180 --web.listen-address "$listen"

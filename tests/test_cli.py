@@ -3,12 +3,13 @@
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 import pytest
 
-from tests.metrics_text import parse, total
+from tests.metrics_text import Samples, parse, total, value
 from tests.servers import ExporterProcess, http_get, wait_until
 from ton_exporter.cli import cli
 
@@ -82,5 +83,25 @@ def test_demo_serves_moving_metrics_from_the_bundled_data(tmp_path: Path) -> Non
         nodes = {dict(ls)["node"] for (name, ls) in samples if name == "tonex_collated_blocks_total"}
         assert nodes == {"node1", "node2"}
         assert {dict(ls)["run"] for (name, ls) in samples if name == "tonex_collated_blocks_total"} == {"demo"}
+    finally:
+        demo.stop()
+
+
+def test_demo_history_shows_a_complete_window_at_once(tmp_path: Path) -> None:
+    began = time.time()
+    demo = ExporterProcess(tmp_path, ["demo", "--history", "180", "--dir", str(tmp_path / "replay")])
+    try:
+
+        def windows() -> Samples | None:
+            samples = parse(http_get(demo.url + "/metrics")[2].decode())
+            shown = {dict(ls)["node"] for (name, ls) in samples if name == "tonex_window_start_timestamp_seconds"}
+            return samples if shown == {"node1", "node2"} else None
+
+        samples: Samples = wait_until(windows, 30, "window gauges of both nodes")
+        for node in ("node1", "node2"):
+            # a window that ended before the demo started: only the history can have filled it
+            assert value(samples, "tonex_window_start_timestamp_seconds", node=node) + 60 <= began
+            assert total(samples, "tonex_window_collated_blocks", node=node) > 0
+        assert value(samples, "tonex_run_start_timestamp_seconds", run="demo") < began - 120  # the run began with it
     finally:
         demo.stop()

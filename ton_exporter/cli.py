@@ -172,8 +172,17 @@ def serve_command(
     help="Where the replayed files are written (node1/session-logs, node2/session-logs). Default: a temporary "
     "directory, removed on exit.",
 )
+@click.option(
+    "--history",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Start as if the replay had begun SECONDS ago: that past is written at once, so that the 60 s window "
+    "gauges show a complete window from the start (180 is enough) instead of after 50-90 s.",
+)
 @_logging_options
-def demo_command(listen_address: str, directory: Path | None, log_level: str, log_format: str) -> None:
+def demo_command(listen_address: str, directory: Path | None, history: float, log_level: str, log_format: str) -> None:
     """Serve live metrics from the bundled real session stats of a 2-validator network, replayed in a loop
     with timestamps shifted to now."""
     logs.configure(log_level, log_format)
@@ -184,12 +193,12 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
         replay = Replay(directory, load_bundled(), rotate_bytes=16 * 1024 * 1024)
         sources = [SourcePattern(str(replay.path(node)), node) for node in ("node1", "node2")]
         exporter = Exporter(sources, run="demo", from_start=True)
-        exporter.registry.register(RunsCollector(_demo_run(), exporter.run_nodes))
+        exporter.registry.register(RunsCollector(_demo_run(time.time() - history), exporter.run_nodes))
         exporter.register_process_collectors()
         log.info("demo replaying bundled session stats", extra={"directory": str(directory)})
 
         async def both() -> None:
-            writer = asyncio.create_task(replay.run())
+            writer = asyncio.create_task(replay.run(history=history))
             try:
                 await serve(exporter, host, port)  # returns on SIGTERM/SIGINT; the replay never ends by itself
             finally:
@@ -200,11 +209,11 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
         _run(both(), listen_address)
 
 
-def _demo_run() -> RunRegistry:
+def _demo_run(start: float) -> RunRegistry:
     """The demo's run: one that never ends, as in testnet mode."""
     registry = RunRegistry(None)
     metadata = {"description": "bundled real session stats of a 2-validator network, replayed", "nodes": 2}
-    registry.keep_running(new_run({"run_id": "demo", "metadata": metadata}, time.time()))
+    registry.keep_running(new_run({"run_id": "demo", "metadata": metadata}, start))
     return registry
 
 

@@ -67,10 +67,12 @@ class Replay:
     def shift_for_loop(self, loop: int, start: float) -> float:
         return start - self.first + loop * self.period
 
-    async def run(self, loops: int | None = None) -> None:
+    async def run(self, loops: int | None = None, history: float = 0.0) -> None:
+        """Append the lines when their shifted time comes; with `history`, the replay began that many seconds
+        ago: the lines of that past are written at once."""
         for node in {line.node for line in self.lines}:
             self.path(node).parent.mkdir(parents=True, exist_ok=True)
-        start = time.time()
+        start = time.time() - history
         loop = 0
         while loops is None or loop < loops:
             shift = self.shift_for_loop(loop, start)
