@@ -33,8 +33,9 @@ from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import FileStats
 from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
-from ton_exporter.sources.tracker import FileTracker
+from ton_exporter.sources.tracker import FileTracker, Stream
 from ton_exporter.sources.watcher import ChangeWatcher
+from ton_exporter.text_log_pipeline import TextLogPipeline
 
 log = logging.getLogger("ton_exporter")
 
@@ -46,10 +47,14 @@ STATE_SAVE_SECONDS = 5.0
 YIELD_EVERY_LINES = 2000
 
 
+_THREAD_FILE = re.compile(r"\.thread\d+\.log$")  # td's `-l FILE` writes thread N's lines to FILE.threadN.log
+
+
 def node_name_for(path: str) -> str:
-    """tontester writes `node<N>/session-logs`: the directory names the node. Otherwise the file name does."""
-    directory, name = Path(path).parent.name, Path(path).name
-    if name == "session-logs" and directory:
+    """tontester writes `node<N>/session-logs` and `node<N>/log`: the directory names the node. Otherwise the file
+    name does."""
+    directory, name = Path(path).parent.name, _THREAD_FILE.sub("", Path(path).name)
+    if name in ("session-logs", "log") and directory:
         return directory
     for suffix in (".gz", ".jsonl", ".json", ".log", ".session-stats"):
         name = name.removesuffix(suffix)
@@ -59,12 +64,12 @@ def node_name_for(path: str) -> str:
 _NODE_ASSIGNMENT = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
-def parse_source(spec: str, node: str | None) -> SourcePattern:
+def parse_source(spec: str, node: str | None, format: str = "session_stats") -> SourcePattern:
     """`PATH`, `GLOB`, `DIR`, or any of them as `NODE=...`; `node` (from --node) wins."""
     match = _NODE_ASSIGNMENT.match(spec)
     if match and not Path(spec).exists():
-        return SourcePattern(match.group(2), node or match.group(1))
-    return SourcePattern(spec, node)
+        return SourcePattern(match.group(2), node or match.group(1), format)
+    return SourcePattern(spec, node, format)
 
 
 class Exporter:
@@ -83,7 +88,7 @@ class Exporter:
         self.lateness = lateness
         self.wall = wall
         self.nodes: dict[str, NodeState] = {}
-        self.streams: dict[str, SessionStatsPipeline] = {}
+        self.streams: dict[str, Stream] = {}
         self.network_groups: dict[tuple[str, str], ConsensusGroup] = {}
         self.network = NetworkConsensus(self._network_group)
         self.polled_once = False
@@ -120,7 +125,7 @@ class Exporter:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
 
-    def _stream_for(self, name: str, pattern: SourcePattern) -> SessionStatsPipeline:
+    def _stream_for(self, name: str, pattern: SourcePattern) -> Stream:
         stream = self.streams.get(name)
         if stream is None:
             node_name = pattern.node or node_name_for(name)
@@ -130,10 +135,11 @@ class Exporter:
                 node = self.nodes[node_name] = NodeState(node_name, self.run, clock, self.network)
                 if self._restored and node_name in self._restored.nodes:
                     node.restore(self._restored.nodes[node_name])
-            stats = FileStats(name, node_name)
+            stats = FileStats(name, node_name, pattern.format)
             if self._restored and name in self._restored.streams:
                 stats.restore(self._restored.streams[name])
-            stream = self.streams[name] = SessionStatsPipeline(node, stats)
+            pipeline = TextLogPipeline if pattern.format == "text_log" else SessionStatsPipeline
+            stream = self.streams[name] = pipeline(node, stats)
         return stream
 
     def _network_group(self, workchain: str, shard: str) -> ConsensusGroup:
@@ -238,7 +244,7 @@ LANDING = """<!doctype html>
 <html><head><meta charset="utf-8"><title>ton-exporter</title></head>
 <body>
 <h1>ton-exporter {version}</h1>
-<p>Prometheus exporter for TON validator session stats.</p>
+<p>Prometheus exporter for TON validator session stats and text logs.</p>
 <ul>
 <li><a href="/metrics">/metrics</a>: the metrics</li>
 <li><a href="/-/healthy">/-/healthy</a>: liveness</li>

@@ -75,13 +75,21 @@ def cli() -> None:
     "--session-logs",
     "session_logs",
     multiple=True,
-    required=True,
     metavar="[NODE=]PATH|GLOB|DIR",
     help="Session-stats files (the engine's --session-logs; tontester's node<N>/session-logs): a file, a glob "
     "('net/node*/session-logs') or a directory; repeat for more. Rotated copies (.1, -YYYYMMDD, .old) are "
     "followed too. The node label comes from --node, from NODE=, from a tontester directory name, or from the "
     "file name. Compressed files are read once, from the start, when the pattern names them. Files that do not "
     "exist yet are waited for.",
+)
+@click.option(
+    "--text-log",
+    "text_logs",
+    multiple=True,
+    metavar="[NODE=]PATH|GLOB|DIR",
+    help="td text logs (tontester's node<N>/log, the engine's stderr; or -l FILE with its FILE.thread<N>.log "
+    "files): lines by level and component, Broadcast_benchmark histograms. Same forms and tailing as "
+    "--session-logs; repeat for more. At least one --session-logs or --text-log is needed.",
 )
 @click.option("--node", default=None, help="Node label for every file given (a sidecar's own node).")
 @click.option("--run", default=DEFAULT_RUN, show_default=True, help="Value of the `run` label on every series.")
@@ -128,6 +136,7 @@ def cli() -> None:
 @_logging_options
 def serve_command(
     session_logs: tuple[str, ...],
+    text_logs: tuple[str, ...],
     node: str | None,
     run: str,
     from_start: bool,
@@ -140,10 +149,13 @@ def serve_command(
     log_level: str,
     log_format: str,
 ) -> None:
-    """Tail session-stats files and serve their metrics on /metrics."""
+    """Tail session-stats files and text logs and serve their metrics on /metrics."""
+    if not session_logs and not text_logs:
+        fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)
     host, port = parse_listen_address(listen_address)
     sources = [parse_source(spec, node) for spec in session_logs]
+    sources += [parse_source(spec, node, "text_log") for spec in text_logs]
     for source in sources:
         _check_source(source)
     exporter = Exporter(

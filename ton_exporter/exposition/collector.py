@@ -23,6 +23,7 @@ from ton_exporter.exposition.self_families import (
     state_families,
     window_clock_families,
 )
+from ton_exporter.exposition.text_log_families import text_log_families
 from ton_exporter.sources.file_stats import FileStats
 
 NS = NAMESPACE
@@ -56,6 +57,7 @@ class ExporterCollector(Collector):
         yield from block_families(nodes)
         yield from consensus_families(nodes)
         yield from network_families(*self._network())
+        yield from text_log_families(nodes)
         yield from window_clock_families(nodes)
         yield from file_families(self._files())
         if self._state is not None:
