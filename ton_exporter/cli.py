@@ -13,6 +13,7 @@ import click
 
 from ton_exporter import __version__, logs
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
+from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
@@ -67,7 +68,7 @@ def _listen_option(f: click.decorators.FC) -> click.decorators.FC:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="ton-exporter")
 def cli() -> None:
-    """Prometheus exporter for TON validator session stats."""
+    """Prometheus exporter for TON validator session stats and text logs."""
 
 
 @cli.command("serve")
@@ -199,6 +200,31 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
             await asyncio.gather(replay.run(), serve(exporter, host, port))
 
         _run(both(), listen_address)
+
+
+@cli.command("slowest-blocks")
+@click.argument("logs", nargs=-1, required=True, metavar="[NODE=]PATH|GLOB|DIR...")
+@click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many blocks to list.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: for a terminal; json: everything (slowest blocks with stages, by type, signatures); csv: the "
+    "slowest blocks, one row per block and (type, called_from).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr while reading (default: for inputs of 16 MiB or more; drawn on a terminal only).",
+)
+def slowest_blocks_command(logs: tuple[str, ...], top: int, output_format: str, progress: bool | None) -> None:
+    """Rank blocks by broadcast time (first compression start to last decompression end, over all nodes) from the
+    Broadcast_benchmark lines of td text logs of many nodes, with per-stage breakdowns and the op/compression
+    signatures blocks went through. LOGS are files, globs or directories, as for `serve --text-log`."""
+    patterns = [parse_source(spec, None, "text_log") for spec in logs]
+    click.echo(slowest_blocks.run(patterns, top=top, output_format=output_format, progress=progress), nl=False)
 
 
 def _check_source(source: SourcePattern) -> None:
