@@ -19,7 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["serve"], ["demo"], ["slowest-blocks"]])
 def test_help_explains_every_option(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.returncode == 0
