@@ -222,10 +222,20 @@ def test_restart_and_td_rotation_count_every_line_once(tmp_path: Path) -> None:
     assert total(samples, "tonex_source_rotations_total") == 1
 
 
-def test_promql_on_the_sample(network: Path, tmp_path: Path) -> None:
-    exporter = ExporterProcess(
-        tmp_path, ["serve", "--from-start", "--run", "textlog", "--text-log", str(network / "node*" / "log*")]
-    )
+def test_promql_on_the_sample_written_while_followed(tmp_path: Path) -> None:
+    """The exporter follows a tontester-like directory before any log exists; the sample's files then appear and
+    grow a few lines at a time (the -l thread files one after the other), and Prometheus sees every value."""
+    network = tmp_path / "net"
+    sources = sorted(SAMPLE.glob("node*/log*"))
+    for node in {p.parent.name for p in sources}:
+        (network / node).mkdir(parents=True)
+    exporter = ExporterProcess(tmp_path, ["serve", "--run", "textlog", "--text-log", str(network / "node*" / "log*")])
+    contents = {network / p.parent.name / p.name: p.read_bytes().splitlines(keepends=True) for p in sources}
+    for step in range(0, 90, 15):
+        for target, lines in contents.items():
+            with open(target, "ab") as f:
+                f.write(b"".join(lines[step : step + 15]))
+        time.sleep(0.05)
     prometheus = PrometheusServer(tmp_path, [f"127.0.0.1:{exporter.port}"])
     try:
         prometheus.wait_for_value("sum(tonex_text_log_lines_total)", sum(PREFIXED_LINES.values()))

@@ -58,6 +58,8 @@ class TextLogPipeline:
         """Process complete lines, the first of which starts at file offset `offset`. A block the fast path cannot
         take is halved until the halves without surprises can take it, so that one continuation line costs a few
         dozen lines walked one by one, not a whole block."""
+        if not lines:
+            return
         block = b"\n".join(lines)
         if _is_utf8(block) and self._feed_block(block, len(lines)):
             self.stats.lines_parsed += len(lines)

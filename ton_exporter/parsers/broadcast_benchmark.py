@@ -39,7 +39,8 @@ _FIELD = re.compile(rb"(\w+)=(\S*)")
 
 FAST = re.compile(
     rb"\]\tBroadcast_benchmark ([^\s\x1b]+) block_id=[^\s\x1b]+(?: called_from=([^\s\x1b]+))? time_sec=(\d+\.\d+) "
-    rb"compression=([^\s\x1b]+)(?: original_size=(\d+))? compressed_size=(\d+)(?=[ \r\n\x1b]|$)"
+    rb"compression=([^\s\x1b]+)(?: original_size=(\d+))? compressed_size=(\d+)"
+    rb"(?=(?:\x1b\[[0-9;]*m)*(?:[ \r\n]|$))"
 )
 """The fields in the order every known release writes them, right after a td prefix (a colour code may follow):
 what the exporter's bulk path finds in a block of lines. Groups: op, called_from, time_sec, compression,
