@@ -1,4 +1,4 @@
-"""Pieces every dashboard shares: variables, label filters, query shapes."""
+"""Pieces every dashboard shares: variables, label selectors, query shapes."""
 
 from dashboards.model import Query, Variable
 
@@ -11,14 +11,48 @@ ONE_WORKCHAIN = Variable(
 )
 
 SELECT = 'run=~"$run", node=~"$node", workchain=~"$workchain"'
+MASTER, SHARDS = '"-1"', '"0"'
 
 
-def rate(metric: str, by: str = "workchain", extra: str = "") -> str:
-    selector = f"{{{SELECT}{', ' + extra if extra else ''}}}"
-    return f"sum by ({by}) (rate({metric}{selector}[$__rate_interval]))"
+def select(extra: str = "", workchain: str = "") -> str:
+    """The label matchers of a query: the run, node and workchain variables (or a fixed workchain), plus `extra`."""
+    base = f'run=~"$run", node=~"$node", workchain={workchain}' if workchain else SELECT
+    return f"{base}, {extra}" if extra else base
 
 
-def quantile(q: float, histogram: str, by: str = "workchain", extra: str = "") -> Query:
-    selector = f"{{{SELECT}{', ' + extra if extra else ''}}}"
-    expr = f"histogram_quantile({q}, sum by (le, {by}) (rate({histogram}_bucket{selector}[$__rate_interval])))"
-    return Query(expr, f"p{int(q * 100)} {{{{{by}}}}}")
+def rate(metric: str, by: str = "workchain", extra: str = "", workchain: str = "") -> str:
+    return f"sum by ({by}) (rate({metric}{{{select(extra, workchain)}}}[$__rate_interval]))"
+
+
+def quantile(q: float, histogram: str, by: str = "workchain", extra: str = "", workchain: str = "") -> Query:
+    expr = (
+        f"histogram_quantile({q}, sum by (le, {by}) "
+        f"(rate({histogram}_bucket{{{select(extra, workchain)}}}[$__rate_interval])))"
+    )
+    return Query(expr, f"p{int(q * 100)} {legend(by)}")
+
+
+def window_avg(family: str, observations: str, by: str = "workchain", *, extra: str = "", workchain: str = "") -> str:
+    """The average over the shown 60 s window across the selected nodes: their sums over their observations (each
+    node covers its own blocks), or without `observations` (a family with no sum) the mean of the nodes' averages."""
+    matchers = select(extra, workchain)
+    if not observations:
+        return f'avg by ({by}) ({family}{{{matchers}, agg="avg"}})'
+    return f'sum by ({by}) ({family}{{{matchers}, agg="sum"}}) / sum by ({by}) ({observations}{{{matchers}}})'
+
+
+def legend(by: str) -> str:
+    return " ".join(f"{{{{{b.strip()}}}}}" for b in by.split(","))
+
+
+def window_amm(
+    family: str, observations: str, by: str = "workchain", *, extra: str = "", workchain: str = "", aggs: str = "amM"
+) -> tuple[Query, ...]:
+    """avg, min and max of the shown 60 s window (the stat-visualizer's `minmax`); `aggs` picks some of a, m, M."""
+    matchers = select(extra, workchain)
+    queries = {
+        "a": Query(window_avg(family, observations, by, extra=extra, workchain=workchain), f"avg {legend(by)}"),
+        "m": Query(f'min by ({by}) ({family}{{{matchers}, agg="min"}})', f"min {legend(by)}"),
+        "M": Query(f'max by ({by}) ({family}{{{matchers}, agg="max"}})', f"max {legend(by)}"),
+    }
+    return tuple(queries[a] for a in aggs)

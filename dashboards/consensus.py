@@ -154,6 +154,47 @@ DASHBOARD = Dashboard(
                     catalogue_id="CON-01..04",
                 ),
                 Panel(
+                    "Votes per second by type",
+                    (Query(rate("tonex_consensus_votes_total", "node, vote"), "{{node}} {{vote}}"),),
+                    "ops",
+                    "Slots this node voted in, by vote type (notarize, finalize, skip).",
+                    catalogue_id="CON-19",
+                ),
+                Panel(
+                    "Certificates per second by type",
+                    (Query(rate("tonex_consensus_certificates_total", "node, vote"), "{{node}} {{vote}}"),),
+                    "ops",
+                    "Slots with a certificate this node observed, by vote type.",
+                    catalogue_id="CON-20",
+                ),
+                Panel(
+                    "Collation drift and unfinished collations",
+                    (
+                        Query(rate("tonex_consensus_drifted_collations_total", "node"), "drifted {{node}}"),
+                        Query(rate("tonex_consensus_unfinished_collations_total", "node"), "unfinished {{node}}"),
+                        Query(
+                            rate("tonex_consensus_unexpected_leader_collations_total", "node"),
+                            "not the leader {{node}}",
+                        ),
+                    ),
+                    "ops",
+                    "Collations that finished in another slot than they started, collateStarted never finished, "
+                    "and collations of slots whose leader is another validator.",
+                    catalogue_id="CON-06/07",
+                ),
+                Panel(
+                    "Consensus sessions started",
+                    (
+                        Query(
+                            rate("tonex_consensus_events_total", "node", 'type="consensus.stats.id"'),
+                            "{{node}}",
+                        ),
+                    ),
+                    "ops",
+                    "consensus.stats.id events: the first batch of each session this node took part in.",
+                    catalogue_id="CON-27",
+                ),
+                Panel(
                     "Collations per leader index",
                     (Query(rate("tonex_consensus_collations_total", "leader_idx"), "validator {{leader_idx}}"),),
                     "ops",

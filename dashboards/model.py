@@ -53,6 +53,7 @@ class Panel:
     overrides: tuple[dict[str, Any], ...] = ()
     transformations: tuple[dict[str, Any], ...] = ()
     catalogue_id: str = ""  # the chart-catalogue row this panel reproduces, if any
+    repeat: str = ""  # a variable: one copy of the panel per selected value (Grafana's panel repeat)
 
     def to_json(self, panel_id: int, x: int, y: int) -> dict[str, Any]:
         custom: dict[str, Any] = {}
@@ -84,6 +85,8 @@ class Panel:
         }
         if self.transformations:
             panel["transformations"] = list(self.transformations)
+        if self.repeat:
+            panel |= {"repeat": self.repeat, "repeatDirection": "h", "maxPerRow": 2}
         return panel
 
     def _options(self) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,27 @@ class PrometheusServer(Process):
             return got == {"": expected}
 
         wait_until(check, timeout, f"{expr} == {expected} (now {self.values(expr)})")
+
+
+class StaticMetricsServer:
+    """Serves one fixed /metrics text on loopback: a stand-in for an endpoint no test can run (the engine's)."""
+
+    def __init__(self, text: bytes) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path == "/metrics" else 404)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                if self.path == "/metrics":
+                    self.wfile.write(text)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

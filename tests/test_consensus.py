@@ -98,6 +98,33 @@ def test_quoted_figures_for_node1(both_nodes: Samples) -> None:
     assert le_3ms == sum(1 for d in notarization if d <= 0.003)
 
 
+# Masterchain slots 0-2, by hand from the raw events (ms). node1 leads them (slot // 4 % 2 == idx 0), so its
+# notarize part starts at its collateFinished; node2's starts at candidateReceived. Slot 0 of node1:
+# collateStarted .836616, collateFinished .843338, certObserved notarize .858985, finalize .860302, accepted .895096.
+HAND_TIMELINE = {
+    ("node1", 0): {"collate": 6.722, "notarize": 15.647, "finalize": 1.317, "accept": 34.794},
+    ("node1", 1): {"collate": 7.283, "notarize": 12.934, "finalize": 1.282, "accept": 13.512},
+    ("node1", 2): {"collate": 5.508, "notarize": 8.098, "finalize": 1.870, "accept": 14.450},
+    ("node2", 0): {"notarize": 2.954, "finalize": 5.578, "accept": 35.871},
+    ("node2", 1): {"notarize": 8.385, "finalize": 3.000, "accept": 12.623},
+    ("node2", 2): {"notarize": 5.002, "finalize": 2.911, "accept": 15.853},
+}
+
+
+def test_slot_timeline_parts_equal_hand_computed_durations(both_nodes: Samples) -> None:
+    for (node, slot), parts in HAND_TIMELINE.items():
+        labels = {"node": node, "workchain": "-1", "position": str(slot)}
+        assert value(both_nodes, "tonex_consensus_timeline_slot", **labels) == slot
+        assert value(both_nodes, "tonex_consensus_timeline_leader", **labels) == 0
+        assert value(both_nodes, "tonex_consensus_timeline_outcome", **labels) == 1
+        exported = {
+            dict(ls)["part"]: round(v * 1000, 3)
+            for (name, ls), v in both_nodes.items()
+            if name == "tonex_consensus_timeline_part_seconds" and set(labels.items()) <= ls
+        }
+        assert exported == parts, (node, slot)
+
+
 def test_collations_match_the_collate_events(both_nodes: Samples) -> None:
     for node, idx, collations in ((1, "0", 28), (2, "1", 24)):
         assert total(both_nodes, "tonex_consensus_collations_total", node=f"node{node}", leader_idx=idx) == collations

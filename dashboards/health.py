@@ -1,0 +1,138 @@
+"""Exporter health: is ton-exporter reading every file, and what does it cost (chart catalogue EXP-01..09)."""
+
+from dashboards.model import Dashboard, Panel, Query, Row, Variable
+
+NODE = Variable("node", "Node", "label_values(tonex_source_up, node)")
+FILES = 'node=~"$node"'
+
+
+def _rate(metric: str, by: str, extra: str = "") -> str:
+    matchers = f"{FILES}, {extra}" if extra else FILES
+    return f"sum by ({by}) (rate({metric}{{{matchers}}}[$__rate_interval]))"
+
+
+PANELS = (
+    Panel(
+        "Sources up",
+        (
+            Query(f"min by (node) (tonex_source_up{{{FILES}}})", "{{node}} files"),
+            Query("min by (pattern) (tonex_source_pattern_up)", "pattern {{pattern}}"),
+            Query('up{job="tonex"}', "scrape {{instance}}"),
+        ),
+        "bool_yes_no",
+        "1 when every file of the node is readable, every pattern matches a file, and Prometheus reaches the exporter.",
+        catalogue_id="EXP-01",
+    ),
+    Panel(
+        "Lines read and parsed per second",
+        (
+            Query(_rate("tonex_source_lines_read_total", "node"), "read {{node}}"),
+            Query(_rate("tonex_source_lines_parsed_total", "node"), "parsed {{node}}"),
+        ),
+        "ops",
+        "Complete lines read and lines that became records.",
+        catalogue_id="EXP-02",
+    ),
+    Panel(
+        "Bytes read per second",
+        (Query(_rate("tonex_source_read_bytes_total", "node, file"), "{{node}} {{file}}"),),
+        "Bps",
+        "Bytes read from each file (a file here is a log and its rotated copies).",
+        catalogue_id="EXP-02",
+    ),
+    Panel(
+        "Rejected lines by reason",
+        (
+            Query(_rate("tonex_source_lines_rejected_total", "node, reason"), "{{node}} {{reason}}"),
+            Query(_rate("tonex_source_field_errors_total", "node, field"), "{{node}} field {{field}}"),
+            Query(_rate("tonex_consensus_events_rejected_total", "node, reason"), "{{node}} event {{reason}}"),
+        ),
+        "ops",
+        "Lines rejected whole, embedded fields that could not be read, malformed consensus events. Never fatal: "
+        "the exporter logs the first of each reason per file with its offset.",
+        catalogue_id="EXP-03",
+    ),
+    Panel(
+        "Records by type",
+        (Query(_rate("tonex_source_records_total", "node, type"), "{{node}} {{type}}"),),
+        "ops",
+        "Records by @type, legacy types included: shows whether a file is legacy or current.",
+        catalogue_id="EXP-04",
+    ),
+    Panel(
+        "Tail lag",
+        (
+            Query(
+                f"max by (node, file) (tonex_source_file_size_bytes{{{FILES}}} - tonex_source_read_offset_bytes)",
+                "{{node}} {{file}}",
+            ),
+        ),
+        "bytes",
+        "File size minus read offset: bytes written but not read yet.",
+        catalogue_id="EXP-05",
+    ),
+    Panel(
+        "Event-time freshness",
+        (
+            Query(
+                f"max by (node, file) (time() - tonex_source_last_event_timestamp_seconds{{{FILES}}})",
+                "{{node}} {{file}}",
+            ),
+        ),
+        "s",
+        "Now minus the newest event time read. About 5 s is normal for consensus (batches are flushed late); a "
+        "growing line is a node that stopped writing or an exporter that stopped reading.",
+        catalogue_id="EXP-06",
+    ),
+    Panel(
+        "Rotations and truncations",
+        (
+            Query(_rate("tonex_source_rotations_total", "node"), "rotations {{node}}"),
+            Query(_rate("tonex_source_truncations_total", "node"), "truncations {{node}}"),
+        ),
+        "ops",
+        "Rotations (rename or copytruncate) and truncations the tailer followed.",
+        catalogue_id="EXP-07",
+    ),
+    Panel(
+        "Unidentified consensus sessions",
+        (Query(f"max by (node) (tonex_consensus_unidentified_sessions{{{FILES}}})", "{{node}}"),),
+        "short",
+        "Sessions whose first batch (with consensus.stats.id) was never read: their events are counted but make "
+        "no slots.",
+        catalogue_id="EXP-08",
+    ),
+    Panel(
+        "Late records",
+        (Query(f"sum by (node) (rate(tonex_window_late_records_total{{{FILES}}}[$__rate_interval]))", "{{node}}"),),
+        "ops",
+        "Records for a 60 s window older than the one shown: counted in every counter, in no window gauge.",
+    ),
+    Panel(
+        "Exporter process cost",
+        (
+            Query('rate(process_cpu_seconds_total{job="tonex"}[$__rate_interval])', "cpu {{instance}}"),
+            Query('scrape_duration_seconds{job="tonex"}', "scrape {{instance}}"),
+        ),
+        "s",
+        "CPU seconds per second of the exporter process and the duration of Prometheus's scrape of it.",
+        catalogue_id="EXP-09",
+    ),
+    Panel(
+        "Exporter memory",
+        (Query('process_resident_memory_bytes{job="tonex"}', "{{instance}}"),),
+        "bytes",
+        "Resident memory of the exporter process.",
+        catalogue_id="EXP-09",
+    ),
+)
+
+DASHBOARD = Dashboard(
+    uid="ton-exporter-health",
+    title="TON exporter health",
+    folder="TON",
+    description="Whether ton-exporter reads every file of every node, what it rejects, how far behind it is, and "
+    "what it costs.",
+    variables=(NODE,),
+    rows=(Row("Sources", PANELS[:5]), Row("Lag and state", PANELS[5:10]), Row("Process", PANELS[10:])),
+)
