@@ -1,13 +1,18 @@
 """Every dashboard, in the order of the folders they go to."""
 
-from dashboards import consensus, engine, health, node, overview, performance
+from dashboards import consensus, engine, health, node, overview, performance, runs
 from dashboards.model import Dashboard
 
-DASHBOARDS: tuple[Dashboard, ...] = (
+BASE: tuple[Dashboard, ...] = (
     overview.DASHBOARD,
     performance.DASHBOARD,
     consensus.DASHBOARD,
     node.DASHBOARD,
     engine.DASHBOARD,
     health.DASHBOARD,
+)
+# a run's row in the runs table links to every dashboard that takes $run
+DASHBOARDS: tuple[Dashboard, ...] = (
+    *BASE,
+    runs.dashboard([d for d in BASE if any(v.name == "run" for v in d.variables)]),
 )

@@ -3,6 +3,7 @@
 import gzip
 import shutil
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def free_port() -> int:
 
 def require_binary(name: str) -> str:
     """Path of a binary the tests need. Missing is a failure, never a skip: `./dev test` installs them."""
-    path = shutil.which(name)
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))  # pip-installed tools
     if path is None:
         pytest.fail(f"{name} is not installed; run ./dev test, which installs Debian's prometheus packages")
     return path

@@ -155,3 +155,28 @@ class StaticMetricsServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class DaemonProcess(Process):
+    """`ton-exporter daemon --dir DIR` on loopback, with DIR/config.yaml written first; ready once its socket
+    answers (local mode) and its HTTP server does."""
+
+    def __init__(self, directory: Path, config: str = "", *, port: int | None = None, testnet: bool = False) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config = directory / "config.yaml"
+        self.config.write_text(f"host: 127.0.0.1\nport: {self.port}\n{config}")
+        cmd = [sys.executable, "-m", "ton_exporter", "daemon", "--dir", str(directory)]
+        super().__init__(cmd, directory.parent / f"daemon-{self.port}.log")
+        self.socket = directory / "daemon.sock"
+        wait_until(lambda: self._ready(testnet), 30, f"daemon ready\n{self.output()}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _ready(self, testnet: bool) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited: {self.output()}")
+        return (testnet or self.socket.exists()) and http_get(self.url + "/-/ready")[0] == 200

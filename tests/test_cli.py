@@ -19,12 +19,24 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["demo"], ["slowest-blocks"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["demo"],
+        ["daemon"],
+        ["slowest-blocks"],
+        *(["run", name] for name in ("start", "list", "describe")),
+    ],
+)
 def test_help_explains_every_option(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.returncode == 0
-    group = cli
-    target: click.Command = group.commands[command[0]] if command else group
+    target: click.Command = cli
+    for name in command:
+        assert isinstance(target, click.Group)
+        target = target.commands[name]
     for param in target.params:
         if isinstance(param, click.Option):
             assert param.help, f"{param.name} has no help text"

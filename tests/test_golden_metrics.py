@@ -18,6 +18,8 @@ from tests.metrics_text import parse
 from ton_exporter import __version__
 from ton_exporter.app import Exporter
 from ton_exporter.exposition import reference
+from ton_exporter.exposition.run_families import RunsCollector
+from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
@@ -30,11 +32,24 @@ def render(tontester_dir: Path) -> str:
     logs = [SourcePattern(str(tontester_dir / f"node{n}" / "session-logs"), f"node{n}") for n in (1, 2)]
     text_logs = [SourcePattern(str(TEXT_LOGS / "node*" / "log*"), None, "text_log")]  # SYNTHETIC, 4 nodes
     exporter = Exporter(logs + text_logs, run="golden", from_start=True, wall=wall)
+    exporter.registry.register(RunsCollector(golden_run(), exporter.run_nodes))
     exporter.poll_once()
     wall.now += 100  # every slot retired; windows show [1781457660, 1781457720), the last window of the run
     text = generate_latest(exporter.registry).decode()
     text = VOLATILE.sub("", text).replace(str(tontester_dir), "/net").replace(str(TEXT_LOGS), "/text-logs")
     return text.replace(f'version="{__version__}"', 'version="VERSION"')
+
+
+def golden_run() -> RunRegistry:
+    """The run as tontester would have registered it: from 17:20:54 to 17:21:07, the data's first and last second."""
+    clock = FakeWall()
+    clock.now = 1781457654.0
+    runs = RunRegistry(None, clock=clock)
+    metadata = {"description": "2 validators", "branch": "master", "commit": "09362158", "nodes": 2}
+    runs.start(new_run({"run_id": "golden", "metadata": metadata | {"labels": {"user": "ci"}}}, clock.now))
+    clock.now = 1781457667.0
+    runs.end("golden")
+    return runs
 
 
 def metadata(text: str) -> list[str]:

@@ -263,3 +263,23 @@ def test_text_log_families_are_empty_without_text_logs() -> None:
     text = generate_latest(Exporter([], from_start=True).registry).decode()
     assert "# TYPE tonex_text_log_lines_total counter" in text
     assert "tonex_text_log_lines_total{" not in text
+
+
+def test_run_label_switch_moves_text_log_counts_to_the_new_run(tmp_path: Path) -> None:
+    lines = (SAMPLE / "node1" / "log").read_bytes().split(b"\n")[:-1]  # 4 lines of start-up, then benchmarks
+    log = tmp_path / "node1" / "log"
+    log.parent.mkdir()
+    log.write_bytes(b"\n".join(lines[:4]) + b"\n")
+    exporter = Exporter([SourcePattern(str(log), None, "text_log")], run="first", from_start=True)
+    exporter.poll_once()
+    exporter.switch_run("second")
+    with open(log, "ab") as f:
+        f.write(b"\n".join(lines[4:]) + b"\n")
+    exporter.poll_once()
+    samples = scrape(exporter.registry)
+    # the first 4 lines: the config message (1 line and 3 continuations); the rest: 75 lines, 32 benchmarks
+    assert total(samples, "tonex_text_log_lines_total", run="first") == 1
+    assert total(samples, "tonex_text_log_continuation_lines_total", run="first") == 3
+    assert total(samples, "tonex_text_log_lines_total", run="second") == 75
+    assert total(samples, "tonex_broadcast_benchmark_seconds_count", run="second") == 32
+    assert total(samples, "tonex_broadcast_benchmark_seconds_count", run="first") == 0

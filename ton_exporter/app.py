@@ -3,6 +3,10 @@
 `Exporter` owns the file tracker, one pipeline per stream (a log and its rotated copies) and one `NodeState` per
 node name. `poll_once()` is the whole ingest step, synchronous, used as is by tests and benchmarks; `serve()` runs
 it beside the HTTP server on one event loop, woken by file changes.
+
+The `run` label: every line read is counted under the exporter's current run. `switch_run()` (the daemon calls it
+when a registered run starts or ends, runs/daemon.py) puts the node states of the run left aside, where their
+series stay exported, frozen, until `forget_run()`; the new run's counters start at zero for every node.
 """
 
 import asyncio
@@ -12,6 +16,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -33,7 +38,7 @@ from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import FileStats
 from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
-from ton_exporter.sources.tracker import FileTracker, Stream
+from ton_exporter.sources.tracker import FileTracker
 from ton_exporter.sources.watcher import ChangeWatcher
 from ton_exporter.text_log_pipeline import TextLogPipeline
 
@@ -61,6 +66,9 @@ def node_name_for(path: str) -> str:
     return name or "node"
 
 
+Pipeline = SessionStatsPipeline | TextLogPipeline
+"""What reads one stream's lines into its node's state (the node changes when the run label does)."""
+
 _NODE_ASSIGNMENT = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
@@ -70,6 +78,20 @@ def parse_source(spec: str, node: str | None, format: str = "session_stats") -> 
     if match and not Path(spec).exists():
         return SourcePattern(match.group(2), node or match.group(1), format)
     return SourcePattern(spec, node, format)
+
+
+@dataclass
+class RunNodes:
+    """The node states of one run and its network view (central mode)."""
+
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    network_groups: dict[tuple[str, str], ConsensusGroup] = field(default_factory=dict)
+    network: NetworkConsensus = field(init=False)
+    left_at: float = 0.0  # wall time the run stopped being the current one
+
+    def __post_init__(self) -> None:
+        groups = self.network_groups
+        self.network = NetworkConsensus(lambda wc, shard: groups.setdefault((wc, shard), ConsensusGroup()))
 
 
 class Exporter:
@@ -87,14 +109,14 @@ class Exporter:
         self.run = run
         self.lateness = lateness
         self.wall = wall
-        self.nodes: dict[str, NodeState] = {}
-        self.streams: dict[str, Stream] = {}
-        self.network_groups: dict[tuple[str, str], ConsensusGroup] = {}
-        self.network = NetworkConsensus(self._network_group)
+        self.current = RunNodes()
+        self.past_runs: dict[str, RunNodes] = {}
+        self.streams: dict[str, Pipeline] = {}
         self.polled_once = False
         self.watch_mode = "none"  # "inotify" or "polling" once serving
         self.state = StateStore(state_dir) if state_dir is not None else None
         self._restored = self.state.load() if self.state is not None else None
+        self._restored_run = self._restored.run if self._restored and self._restored.run is not None else run
         self.tracker = FileTracker(
             sources,
             self._stream_for,
@@ -105,19 +127,56 @@ class Exporter:
         self.registry = CollectorRegistry()
         self.registry.register(
             ExporterCollector(
-                lambda: list(self.nodes.values()),
+                self.all_nodes,
                 lambda: self.files,
                 __version__,
                 state=self.state,
                 watch_mode=lambda: self.watch_mode,
                 patterns=lambda: self.tracker.matched,
-                network=lambda: (self.run, self.network_groups),
+                networks=self._networks,
+                current_nodes=lambda: list(self.nodes.values()),
             )
         )
 
     @property
+    def nodes(self) -> dict[str, NodeState]:
+        return self.current.nodes
+
+    @property
+    def network_groups(self) -> dict[tuple[str, str], ConsensusGroup]:
+        return self.current.network_groups
+
+    @property
     def files(self) -> list[FileStats]:
         return [stream.stats for stream in self.streams.values()]
+
+    def all_nodes(self) -> list[NodeState]:
+        """The current run's node states, then those of runs left aside (still exported)."""
+        return [node for run in (self.current, *self.past_runs.values()) for node in run.nodes.values()]
+
+    def _networks(self) -> list[tuple[str, dict[tuple[str, str], ConsensusGroup]]]:
+        return [(self.run, self.network_groups), *((run, r.network_groups) for run, r in self.past_runs.items())]
+
+    def run_nodes(self, run: str) -> list[NodeState]:
+        found = self.current if run == self.run else self.past_runs.get(run)
+        return list(found.nodes.values()) if found is not None else []
+
+    def switch_run(self, run: str) -> None:
+        """Count what is read from now on under `run`: the current run's states are left aside (still exported);
+        a run left aside earlier takes its own states back."""
+        if run == self.run:
+            return
+        self.current.left_at = time.time()
+        self.past_runs[self.run] = self.current
+        self.current = self.past_runs.pop(run) if run in self.past_runs else RunNodes()
+        self.run = run
+        for stream in self.streams.values():
+            stream.node = self._node(stream.stats.node)
+        log.info("run label switched", extra={"run": run})
+
+    def forget_run(self, run: str) -> None:
+        """Stop exporting the series of a run left aside (Prometheus keeps what it scraped)."""
+        self.past_runs.pop(run, None)
 
     def register_process_collectors(self) -> None:
         """Process, Python platform and GC metrics: real servers want them, golden files cannot have them."""
@@ -125,28 +184,25 @@ class Exporter:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
 
-    def _stream_for(self, name: str, pattern: SourcePattern) -> Stream:
+    def _stream_for(self, name: str, pattern: SourcePattern) -> Pipeline:
         stream = self.streams.get(name)
         if stream is None:
             node_name = pattern.node or node_name_for(name)
-            node = self.nodes.get(node_name)
-            if node is None:
-                clock = EventClock(self.lateness, self.wall)
-                node = self.nodes[node_name] = NodeState(node_name, self.run, clock, self.network)
-                if self._restored and node_name in self._restored.nodes:
-                    node.restore(self._restored.nodes[node_name])
             stats = FileStats(name, node_name, pattern.format)
             if self._restored and name in self._restored.streams:
                 stats.restore(self._restored.streams[name])
             pipeline = TextLogPipeline if pattern.format == "text_log" else SessionStatsPipeline
-            stream = self.streams[name] = pipeline(node, stats)
+            stream = self.streams[name] = pipeline(self._node(node_name), stats)
         return stream
 
-    def _network_group(self, workchain: str, shard: str) -> ConsensusGroup:
-        group = self.network_groups.get((workchain, shard))
-        if group is None:
-            group = self.network_groups[(workchain, shard)] = ConsensusGroup()
-        return group
+    def _node(self, node_name: str) -> NodeState:
+        node = self.nodes.get(node_name)
+        if node is None:
+            clock = EventClock(self.lateness, self.wall)
+            node = self.nodes[node_name] = NodeState(node_name, self.run, clock, self.current.network)
+            if self._restored and self._restored_run == self.run and node_name in self._restored.nodes:
+                node.restore(self._restored.nodes[node_name])  # saved counters are those of the saved run
+        return node
 
     # --- ingest
 
@@ -202,6 +258,7 @@ class Exporter:
             self.tracker.checkpoint(),
             {name: stream.stats.to_json() for name, stream in self.streams.items()},
             {name: node.to_json() for name, node in self.nodes.items()},
+            self.run,
         )
         self.state.save(checkpoint)
 

@@ -39,6 +39,7 @@ class Checkpoint:
     files: list[KnownFile]
     streams: dict[str, dict[str, Any]]
     nodes: dict[str, dict[str, Any]]
+    run: str | None = None  # the run the node counters belong to (absent in older checkpoints)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -47,6 +48,7 @@ class Checkpoint:
             "files": [f.to_json() for f in self.files],
             "streams": self.streams,
             "nodes": self.nodes,
+            "run": self.run,
         }
 
     @classmethod
@@ -56,7 +58,10 @@ class Checkpoint:
         files, streams, nodes = data["files"], data["streams"], data["nodes"]
         if not isinstance(files, list) or not isinstance(streams, dict) or not isinstance(nodes, dict):
             raise ValueError("checkpoint sections of the wrong type")
-        return cls([KnownFile.from_json(f) for f in files], streams, nodes)
+        run = data.get("run")
+        if run is not None and not isinstance(run, str):
+            raise ValueError("checkpoint run of the wrong type")
+        return cls([KnownFile.from_json(f) for f in files], streams, nodes, run)
 
 
 @dataclass
@@ -94,19 +99,8 @@ class StateStore:
         return checkpoint
 
     def save(self, checkpoint: Checkpoint) -> None:
-        temporary = self.path.with_name(FILE_NAME + ".tmp")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as f:
-                f.write(orjson.dumps(checkpoint.to_json()))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, self.path)
-            directory = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            write_atomically(self.path, orjson.dumps(checkpoint.to_json()))
         except OSError as e:
             self.save_errors += 1
             if self.save_errors == 1 or self.save_errors % 100 == 0:
@@ -116,3 +110,19 @@ class StateStore:
             return
         self.saves += 1
         self.last_save_time = time.time()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file, flush it to disk, rename it over `path`, flush the directory."""
+    temporary = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(temporary, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -6,6 +6,7 @@ import errno
 import logging
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -15,6 +16,9 @@ from ton_exporter import __version__, logs
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
+from ton_exporter.exposition.run_families import RunsCollector
+from ton_exporter.runs.commands import daemon_command, run_group
+from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
 from ton_exporter.sources.replay import Replay, load_bundled
@@ -193,11 +197,18 @@ def demo_command(listen_address: str, directory: Path | None, log_level: str, lo
         replay = Replay(directory, load_bundled(), rotate_bytes=16 * 1024 * 1024)
         sources = [SourcePattern(str(replay.path(node)), node) for node in ("node1", "node2")]
         exporter = Exporter(sources, run="demo", from_start=True)
+        exporter.registry.register(RunsCollector(_demo_run(), exporter.run_nodes))
         exporter.register_process_collectors()
         log.info("demo replaying bundled session stats", extra={"directory": str(directory)})
 
         async def both() -> None:
-            await asyncio.gather(replay.run(), serve(exporter, host, port))
+            writer = asyncio.create_task(replay.run())
+            try:
+                await serve(exporter, host, port)  # returns on SIGTERM/SIGINT; the replay never ends by itself
+            finally:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
 
         _run(both(), listen_address)
 
@@ -225,6 +236,18 @@ def slowest_blocks_command(logs: tuple[str, ...], top: int, output_format: str, 
     signatures blocks went through. LOGS are files, globs or directories, as for `serve --text-log`."""
     patterns = [parse_source(spec, None, "text_log") for spec in logs]
     click.echo(slowest_blocks.run(patterns, top=top, output_format=output_format, progress=progress), nl=False)
+
+
+def _demo_run() -> RunRegistry:
+    """The demo's run: one that never ends, as in testnet mode."""
+    registry = RunRegistry(None)
+    metadata = {"description": "bundled real session stats of a 2-validator network, replayed", "nodes": 2}
+    registry.keep_running(new_run({"run_id": "demo", "metadata": metadata}, time.time()))
+    return registry
+
+
+cli.add_command(_logging_options(daemon_command))
+cli.add_command(run_group)
 
 
 def _check_source(source: SourcePattern) -> None:

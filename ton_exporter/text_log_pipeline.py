@@ -47,12 +47,15 @@ LINE_BY_LINE = 32  # blocks this small that the fast path cannot take are walked
 
 class TextLogPipeline:
     def __init__(self, node: NodeState, stats: FileStats) -> None:
-        self.node = node
+        self.node = node  # replaced when the run label switches (app.py)
         self.stats = stats
-        self.state: TextLogState = node.text_log
         self.entry_open = False  # whether the last line read may continue on the next one
         self._line_labels: dict[tuple[bytes, bytes], tuple[str, str]] = {}
         self._bench_labels: dict[tuple[bytes, bytes, bytes], BenchmarkKey] = {}
+
+    @property
+    def state(self) -> TextLogState:
+        return self.node.text_log
 
     def feed(self, offset: int, lines: list[bytes]) -> None:
         """Process complete lines, the first of which starts at file offset `offset`. A block the fast path cannot

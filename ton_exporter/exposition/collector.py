@@ -15,7 +15,7 @@ from ton_exporter.aggregation.consensus import ConsensusGroup
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.checkpoint import StateStore
 from ton_exporter.exposition.block_families import block_families
-from ton_exporter.exposition.consensus_families import consensus_families, network_families
+from ton_exporter.exposition.consensus_families import consensus_families, consensus_node_families, network_families
 from ton_exporter.exposition.names import NAMESPACE
 from ton_exporter.exposition.self_families import (
     file_families,
@@ -27,7 +27,7 @@ from ton_exporter.exposition.text_log_families import text_log_families
 from ton_exporter.sources.file_stats import FileStats
 
 NS = NAMESPACE
-NetworkView = tuple[str, dict[tuple[str, str], ConsensusGroup]]
+NetworkView = list[tuple[str, dict[tuple[str, str], ConsensusGroup]]]  # (run, groups) per run
 
 
 class ExporterCollector(Collector):
@@ -40,7 +40,8 @@ class ExporterCollector(Collector):
         state: StateStore | None = None,
         watch_mode: Callable[[], str] = lambda: "none",
         patterns: Callable[[], dict[str, int]] = dict,
-        network: Callable[[], NetworkView] = lambda: ("", {}),
+        networks: Callable[[], NetworkView] = list,
+        current_nodes: Callable[[], Sequence[NodeState]] | None = None,
     ) -> None:
         self._nodes = nodes
         self._files = files
@@ -48,17 +49,22 @@ class ExporterCollector(Collector):
         self._state = state
         self._watch_mode = watch_mode
         self._patterns = patterns
-        self._network = network
+        self._networks = networks
+        self._current_nodes = current_nodes or nodes
 
     def collect(self) -> Iterator[Metric]:
+        """Families labelled by node and run cover every run still exported; those labelled by node alone, the
+        current run's nodes."""
         nodes = self._nodes()
+        current = self._current_nodes()
         for node in nodes:
             node.flush()
         yield from block_families(nodes)
         yield from consensus_families(nodes)
-        yield from network_families(*self._network())
+        yield from consensus_node_families(current)
+        yield from network_families(self._networks())
         yield from text_log_families(nodes)
-        yield from window_clock_families(nodes)
+        yield from window_clock_families(current, nodes)
         yield from file_families(self._files())
         if self._state is not None:
             yield from state_families(self._state)

@@ -66,6 +66,9 @@ def consensus_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     yield from _slot_counts(groups)
     yield from _phases(groups, PHASES, "consensus", BASE_LABELS)
     yield from _timeline(groups)
+
+
+def consensus_node_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     unidentified = GaugeMetricFamily(
         f"{NS}_consensus_unidentified_sessions",
         "Consensus sessions seen without their first batch (no consensus.stats.id): workchain unknown.",
@@ -84,9 +87,12 @@ def consensus_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     yield rejected
 
 
-def network_families(run: str, network: dict[tuple[str, str], ConsensusGroup]) -> Iterator[Metric]:
-    """The weighted 2/3 phases, when one exporter reads several nodes of a session (aggregation/network.py)."""
-    groups = [([run, wc, shard], group, None) for (wc, shard), group in sorted(network.items())]
+def network_families(networks: Sequence[tuple[str, dict[tuple[str, str], ConsensusGroup]]]) -> Iterator[Metric]:
+    """The weighted 2/3 phases, when one exporter reads several nodes of a session (aggregation/network.py); one
+    network view per run still exported."""
+    groups = [
+        ([run, wc, shard], group, None) for run, network in networks for (wc, shard), group in sorted(network.items())
+    ]
     labels = ["run", "workchain", "shard"]
     hist = HistogramMetricFamily(
         f"{NS}_consensus_network_phase_seconds",

@@ -28,7 +28,8 @@ REJECT_REASONS = (
 TEXT_LOG_REJECT_REASONS = ("not_utf8", "no_prefix", "empty_line", "bad_benchmark", "oversize_line", "bad_gzip")
 
 
-def window_clock_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
+def window_clock_families(nodes: Sequence[NodeState], every_run: Sequence[NodeState] = ()) -> Iterator[Metric]:
+    """Window clocks of `nodes` (one run's); node info of `every_run` too (the nodes of runs still exported)."""
     start = GaugeMetricFamily(
         f"{NS}_window_start_timestamp_seconds",
         "Start of the 60 s event-time window the window gauges of this node show.",
@@ -47,6 +48,7 @@ def window_clock_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
         if window is not None:
             start.add_metric([node.name], window)
         late.add_metric([node.name], node.late_records)
+    for node in every_run or nodes:
         info.add_metric([node.name, node.run], 1)
     yield start
     yield late
