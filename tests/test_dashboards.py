@@ -115,7 +115,8 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
         "  - job_name: ton-engine\n    static_configs:\n"
         f"      - targets: ['{engine.address}']\n        labels: {{node: node1}}\n"
     )
-    prometheus = PrometheusServer(tmp, [f"127.0.0.1:{demo.port}"], extra_config=engine_job)
+    recording_rules = Path("prometheus/rules/recording.yml").resolve()  # the shipped ones: the overview reads them
+    prometheus = PrometheusServer(tmp, [f"127.0.0.1:{demo.port}"], [recording_rules], extra_config=engine_job)
     try:
         # Window gauges appear once the first 60 s window of the replay is complete (its end + 10 s, with every
         # slot in it retired); timeline samples once the first slots retire (15 s after their last event).
@@ -126,6 +127,7 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
         )
         wait_until(lambda: prometheus.query("tonex_consensus_timeline_slot"), 60, "the first retired slots")
         wait_until(lambda: prometheus.query("rate(tonex_accepted_blocks_total[1m]) > 0"), 60, "two samples to rate")
+        wait_until(lambda: prometheus.query("node_workchain:tonex_collation_total_seconds:p95_rate5m"), 60, "rules")
         yield prometheus
     finally:
         prometheus.stop()

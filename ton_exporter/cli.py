@@ -16,6 +16,7 @@ from ton_exporter import __version__, logs
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
+from ton_exporter.cli_options import logging_options, polling_options
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
@@ -36,25 +37,6 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         fail(f"--web.listen-address must be HOST:PORT or :PORT, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
-
-
-def _logging_options(f: click.decorators.FC) -> click.decorators.FC:
-    f = click.option(
-        "--log.level",
-        "log_level",
-        type=click.Choice(["debug", "info", "warning", "error"]),
-        default="info",
-        show_default=True,
-        help="Lowest level of the exporter's own log messages.",
-    )(f)
-    return click.option(
-        "--log.format",
-        "log_format",
-        type=click.Choice(["logfmt", "json"]),
-        default="logfmt",
-        show_default=True,
-        help="Format of the exporter's own log (stderr).",
-    )(f)
 
 
 def _listen_option(f: click.decorators.FC) -> click.decorators.FC:
@@ -129,16 +111,8 @@ def cli() -> None:
     help="Directory for the saved state (read positions and counters), so that a restart resumes where the "
     "exporter stopped and every line is counted once. Without it, a restart starts over as --from-start says.",
 )
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(0.01, 60),
-    default=0.1,
-    show_default=True,
-    metavar="SECONDS",
-    help="How often files are checked when change notification (inotify) is unavailable or turned off.",
-)
-@click.option("--no-inotify", is_flag=True, help="Do not use inotify (watchfiles); poll every --poll-interval instead.")
-@_logging_options
+@polling_options("Do not use inotify (watchfiles); poll every --poll-interval instead.")
+@logging_options
 def serve_command(
     session_logs: tuple[str, ...],
     text_logs: tuple[str, ...],
@@ -185,7 +159,7 @@ def serve_command(
     help="Where the replayed files are written (node1/session-logs, node2/session-logs). Default: a temporary "
     "directory, removed on exit.",
 )
-@_logging_options
+@logging_options
 def demo_command(listen_address: str, directory: Path | None, log_level: str, log_format: str) -> None:
     """Serve live metrics from the bundled real session stats of a 2-validator network, replayed in a loop
     with timestamps shifted to now."""
@@ -246,7 +220,7 @@ def _demo_run() -> RunRegistry:
     return registry
 
 
-cli.add_command(_logging_options(daemon_command))
+cli.add_command(logging_options(daemon_command))
 cli.add_command(run_group)
 
 
