@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from bench import live
+from bench import live, textlog
 from bench.generate import generate
 from bench.ingest import instructions, measure
 
@@ -58,8 +58,29 @@ def idle() -> None:
     )
 
 
+def textlogs(blocks: int = 50_000, rounds: int = 3) -> None:
+    print(f"textlog: SYNTHETIC td logs of {blocks} blocks, whole processes, best of {rounds} (interleaved)")
+    print(f"{'log':>17} {'tool':>8} {'lines':>8} {'MB':>5} {'seconds':>8} {'CPU s':>6} {'lines/s':>8}")
+    for label, path in textlog.logs(OUT / "text-logs", blocks).items():
+        lines = textlog.count_lines(path)
+        size_mb = path.stat().st_size / MB
+        best: dict[str, dict[str, float]] = {}
+        for _ in range(rounds):
+            for tool, command in textlog.commands(path).items():
+                r = textlog.run(command)
+                if tool not in best or r["seconds"] < best[tool]["seconds"]:
+                    best[tool] = r
+        for tool, r in best.items():
+            print(
+                f"{label:>17} {tool:>8} {lines:>8} {size_mb:>5.0f} {r['seconds']:>8.2f} {r['cpu']:>6.2f} "
+                f"{lines / r['seconds']:>8.0f}"
+            )
+        ratio = best["mtail"]["seconds"] / best["exporter"]["seconds"]
+        print(f"{'':>17} exporter is {ratio:.2f}x as fast as mtail (wall time)")
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["ingest", "latency", "idle"]
-    for name, run in (("ingest", ingest), ("latency", latency), ("idle", idle)):
+    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog"]
+    for name, run in (("ingest", ingest), ("latency", latency), ("idle", idle), ("textlog", textlogs)):
         if name in which:
             run()

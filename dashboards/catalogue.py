@@ -1,6 +1,6 @@
 """Every dashboard, in the order of the folders they go to."""
 
-from dashboards import consensus, engine, health, node, overview, performance, runs
+from dashboards import consensus, engine, health, node, overview, performance, runs, text_logs
 from dashboards.model import Dashboard
 
 BASE: tuple[Dashboard, ...] = (
@@ -8,6 +8,7 @@ BASE: tuple[Dashboard, ...] = (
     performance.DASHBOARD,
     consensus.DASHBOARD,
     node.DASHBOARD,
+    text_logs.DASHBOARD,
     engine.DASHBOARD,
     health.DASHBOARD,
 )

@@ -1,4 +1,7 @@
-"""Overview: read in ten seconds. Is the network healthy, how fast is it, who is slow."""
+"""Overview: read in ten seconds. Is the network healthy, how fast is it, who is slow.
+
+It is opened most and must load fast, so it reads the shipped recording rules (prometheus/rules/recording.yml,
+1 min rates, 5 min quantiles) instead of computing rates and quantiles over raw series."""
 
 from dashboards.common import RUN, WORKCHAIN
 from dashboards.model import Dashboard, Panel, Query, Row
@@ -23,23 +26,17 @@ def _stat(title: str, expr: str, unit: str, description: str, thresholds: tuple[
     )
 
 
-def _blocks_per_second() -> str:
-    return (
-        "max by (workchain) (sum by (workchain, node) "
-        f"(rate(tonex_accepted_blocks_total{{{ALL_NODES}}}[$__rate_interval])))"
-    )
+def _blocks_per_second(workchain: str = '=~"$workchain"') -> str:
+    return f'max by (workchain) (workchain:tonex_accepted_blocks:max_rate1m{{run=~"$run", workchain{workchain}}})'
 
 
 def _slowest(title: str, histogram: str, description: str) -> Panel:
-    expr = (
-        f"sort_desc(histogram_quantile(0.95, sum by (le, node) (rate({histogram}_bucket{{{ALL_NODES}}}"
-        "[$__rate_interval]))))"
-    )
+    expr = f"sort_desc(max by (node) (node_workchain:{histogram}:p95_rate5m{{{ALL_NODES}}}))"
     return Panel(
         title,
         (Query(expr, "{{node}}", instant=True),),
         "s",
-        description + " Sorted: the slowest node is on top.",
+        description + " 95th percentile over 5 min, the worst workchain; the slowest node is on top.",
         kind="bargauge",
         width=8,
         options={"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True},
@@ -56,33 +53,32 @@ HEALTH = (
     ),
     _stat(
         "Blocks per second (master)",
-        _blocks_per_second().replace('workchain=~"$workchain"', 'workchain="-1"'),
+        _blocks_per_second('="-1"'),
         "ops",
         "Masterchain blocks accepted per second.",
     ),
     _stat(
         "Blocks per second (shards)",
-        _blocks_per_second().replace('workchain=~"$workchain"', 'workchain="0"'),
+        _blocks_per_second('="0"'),
         "ops",
         "Shard blocks accepted per second.",
     ),
     _stat(
         "Transactions per second",
-        f"sum(rate(tonex_collated_transactions_total{{{ALL_NODES}}}[$__rate_interval]))",
+        f"sum(workchain:tonex_collated_transactions:rate1m{{{ALL_NODES}}})",
         "ops",
         "Transactions of collated blocks, all workchains.",
     ),
     _stat(
         "Slot end-to-end p95",
-        "histogram_quantile(0.95, sum by (le) "
-        f"(rate(tonex_consensus_slot_seconds_bucket{{{ALL_NODES}}}[$__rate_interval])))",
+        f"max(workchain:tonex_consensus_slot_seconds:p95_rate5m{{{ALL_NODES}}})",
         "s",
-        "From a slot's first event to its finalize certificate, 95th percentile over all nodes.",
+        "From a slot's first event to its finalize certificate, 95th percentile over 5 min, the worst workchain.",
         (0.5, 2.0),
     ),
     _stat(
         "Skipped slots per second",
-        f"sum(rate(tonex_consensus_skipped_slots_total{{{ALL_NODES}}}[$__rate_interval]))",
+        f"sum(workchain:tonex_consensus_skipped_slots:max_rate1m{{{ALL_NODES}}})",
         "ops",
         "Slots that got a skip certificate. Anything above 0 deserves a look.",
         (0.001, 0.1),
@@ -102,8 +98,7 @@ OVERVIEW = (
         "Invalid blocks and rejected lines",
         (
             Query(
-                f'sum by (node) (rate(tonex_validated_blocks_total{{{ALL_NODES}, result="invalid"}}'
-                "[$__rate_interval]))",
+                f'sum by (node) (node_workchain_result:tonex_validated_blocks:rate1m{{{ALL_NODES}, result="invalid"}})',
                 "invalid {{node}}",
             ),
             Query(

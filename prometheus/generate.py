@@ -356,14 +356,14 @@ and on (network, node)
         "TonexParseErrors",
         "tonex-health",
         """(
-  sum by (network, node, reason) (rate(tonex_source_lines_rejected_total[[[window]]]))
+  sum by (network, node, reason) (rate(tonex_source_lines_rejected_total{reason!="no_prefix"}[[[window]]]))
   / on (network, node) group_left
   sum by (network, node) (rate(tonex_source_lines_read_total[[[window]]]))
 ) > [[rejected_ratio]]""",
         "ton-exporter rejects {{ $labels.reason }} lines of {{ $labels.node }}",
-        "{{ $value | humanizePercentage }} of the lines read from the session stats of {{ $labels.node }} "
-        "({{ $labels.network }}) over the last [[window]] were rejected as {{ $labels.reason }}: their blocks and "
-        "events are missing from every metric.",
+        "{{ $value | humanizePercentage }} of the lines read from the files of {{ $labels.node }} "
+        "({{ $labels.network }}) over the last [[window]] were rejected as {{ $labels.reason }}: what they held "
+        "is missing from every metric.",
         "rejected / read lines of a node over [[window]] > [[rejected_percent]]%, per reason",
         shared=("window", "rejected_percent"),
         derive=lambda p: {"rejected_ratio": p["rejected_percent"] / 100},

@@ -21,7 +21,15 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["serve"], ["demo"], ["daemon"], *(["run", name] for name in ("start", "list", "describe"))]
+    "command",
+    [
+        [],
+        ["serve"],
+        ["demo"],
+        ["daemon"],
+        ["slowest-blocks"],
+        *(["run", name] for name in ("start", "list", "describe")),
+    ],
 )
 def test_help_explains_every_option(command: list[str]) -> None:
     result = run(*command, "--help")

@@ -110,12 +110,18 @@ def test_the_catalogue_is_covered() -> None:
 def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     tmp = tmp_path_factory.mktemp("dashboards")
     demo = ExporterProcess(tmp, ["demo", "--dir", str(tmp / "replay")])
+    # The demo has no text logs: a second exporter reads the SYNTHETIC sample under the demo's run.
+    text_logs = ExporterProcess(
+        tmp, ["serve", "--from-start", "--run", "demo", "--text-log", str(FIXTURES / "text-logs" / "node*" / "log*")]
+    )
     engine = StaticMetricsServer((FIXTURES / "engine-metrics.txt").read_bytes())
     engine_job = (
         "  - job_name: ton-engine\n    static_configs:\n"
         f"      - targets: ['{engine.address}']\n        labels: {{node: node1}}\n"
     )
-    prometheus = PrometheusServer(tmp, [f"127.0.0.1:{demo.port}"], extra_config=engine_job)
+    recording_rules = Path("prometheus/rules/recording.yml").resolve()  # the shipped ones: the overview reads them
+    targets = [f"127.0.0.1:{demo.port}", f"127.0.0.1:{text_logs.port}"]
+    prometheus = PrometheusServer(tmp, targets, [recording_rules], extra_config=engine_job)
     try:
         # Window gauges appear once the first 60 s window of the replay is complete (its end + 10 s, with every
         # slot in it retired); timeline samples once the first slots retire (15 s after their last event).
@@ -126,10 +132,12 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
         )
         wait_until(lambda: prometheus.query("tonex_consensus_timeline_slot"), 60, "the first retired slots")
         wait_until(lambda: prometheus.query("rate(tonex_accepted_blocks_total[1m]) > 0"), 60, "two samples to rate")
+        wait_until(lambda: prometheus.query("node_workchain:tonex_collation_total_seconds:p95_rate5m"), 60, "rules")
         yield prometheus
     finally:
         prometheus.stop()
         engine.stop()
+        text_logs.stop()
         demo.stop()
 
 

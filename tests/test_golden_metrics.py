@@ -1,4 +1,5 @@
-"""An end-to-end golden /metrics of both real files, in the node_exporter manner, checked by promtool.
+"""An end-to-end golden /metrics of both real files and the SYNTHETIC text-log sample, in the node_exporter manner,
+checked by promtool.
 
 Regenerate after an intended change with `UPDATE_GOLDEN=1 ./dev test tests/test_golden_metrics.py` and review
 the diff like code.
@@ -22,18 +23,20 @@ from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
+TEXT_LOGS = Path(__file__).parent / "fixtures" / "text-logs"
 VOLATILE = re.compile(r"^tonex_source_last_read_timestamp_seconds\{.*\n", re.MULTILINE)
 
 
 def render(tontester_dir: Path) -> str:
     wall = FakeWall()
     logs = [SourcePattern(str(tontester_dir / f"node{n}" / "session-logs"), f"node{n}") for n in (1, 2)]
-    exporter = Exporter(logs, run="golden", from_start=True, wall=wall)
+    text_logs = [SourcePattern(str(TEXT_LOGS / "node*" / "log*"), None, "text_log")]  # SYNTHETIC, 4 nodes
+    exporter = Exporter(logs + text_logs, run="golden", from_start=True, wall=wall)
     exporter.registry.register(RunsCollector(golden_run(), exporter.run_nodes))
     exporter.poll_once()
     wall.now += 100  # every slot retired; windows show [1781457660, 1781457720), the last window of the run
     text = generate_latest(exporter.registry).decode()
-    text = VOLATILE.sub("", text).replace(str(tontester_dir), "/net")
+    text = VOLATILE.sub("", text).replace(str(tontester_dir), "/net").replace(str(TEXT_LOGS), "/text-logs")
     return text.replace(f'version="{__version__}"', 'version="VERSION"')
 
 

@@ -40,6 +40,7 @@ from ton_exporter.sources.file_stats import FileStats
 from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
 from ton_exporter.sources.tracker import FileTracker
 from ton_exporter.sources.watcher import ChangeWatcher
+from ton_exporter.text_log_pipeline import TextLogPipeline
 
 log = logging.getLogger("ton_exporter")
 
@@ -51,25 +52,32 @@ STATE_SAVE_SECONDS = 5.0
 YIELD_EVERY_LINES = 2000
 
 
+_THREAD_FILE = re.compile(r"\.thread\d+\.log$")  # td's `-l FILE` writes thread N's lines to FILE.threadN.log
+
+
 def node_name_for(path: str) -> str:
-    """tontester writes `node<N>/session-logs`: the directory names the node. Otherwise the file name does."""
-    directory, name = Path(path).parent.name, Path(path).name
-    if name == "session-logs" and directory:
+    """tontester writes `node<N>/session-logs` and `node<N>/log`: the directory names the node. Otherwise the file
+    name does."""
+    directory, name = Path(path).parent.name, _THREAD_FILE.sub("", Path(path).name)
+    if name in ("session-logs", "log") and directory:
         return directory
     for suffix in (".gz", ".jsonl", ".json", ".log", ".session-stats"):
         name = name.removesuffix(suffix)
     return name or "node"
 
 
+Pipeline = SessionStatsPipeline | TextLogPipeline
+"""What reads one stream's lines into its node's state (the node changes when the run label does)."""
+
 _NODE_ASSIGNMENT = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
-def parse_source(spec: str, node: str | None) -> SourcePattern:
+def parse_source(spec: str, node: str | None, format: str = "session_stats") -> SourcePattern:
     """`PATH`, `GLOB`, `DIR`, or any of them as `NODE=...`; `node` (from --node) wins."""
     match = _NODE_ASSIGNMENT.match(spec)
     if match and not Path(spec).exists():
-        return SourcePattern(match.group(2), node or match.group(1))
-    return SourcePattern(spec, node)
+        return SourcePattern(match.group(2), node or match.group(1), format)
+    return SourcePattern(spec, node, format)
 
 
 @dataclass
@@ -103,7 +111,7 @@ class Exporter:
         self.wall = wall
         self.current = RunNodes()
         self.past_runs: dict[str, RunNodes] = {}
-        self.streams: dict[str, SessionStatsPipeline] = {}
+        self.streams: dict[str, Pipeline] = {}
         self.polled_once = False
         self.watch_mode = "none"  # "inotify" or "polling" once serving
         self.state = StateStore(state_dir) if state_dir is not None else None
@@ -176,14 +184,15 @@ class Exporter:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
 
-    def _stream_for(self, name: str, pattern: SourcePattern) -> SessionStatsPipeline:
+    def _stream_for(self, name: str, pattern: SourcePattern) -> Pipeline:
         stream = self.streams.get(name)
         if stream is None:
             node_name = pattern.node or node_name_for(name)
-            stats = FileStats(name, node_name)
+            stats = FileStats(name, node_name, pattern.format)
             if self._restored and name in self._restored.streams:
                 stats.restore(self._restored.streams[name])
-            stream = self.streams[name] = SessionStatsPipeline(self._node(node_name), stats)
+            pipeline = TextLogPipeline if pattern.format == "text_log" else SessionStatsPipeline
+            stream = self.streams[name] = pipeline(self._node(node_name), stats)
         return stream
 
     def _node(self, node_name: str) -> NodeState:
@@ -292,7 +301,7 @@ LANDING = """<!doctype html>
 <html><head><meta charset="utf-8"><title>ton-exporter</title></head>
 <body>
 <h1>ton-exporter {version}</h1>
-<p>Prometheus exporter for TON validator session stats.</p>
+<p>Prometheus exporter for TON validator session stats and text logs.</p>
 <ul>
 <li><a href="/metrics">/metrics</a>: the metrics</li>
 <li><a href="/-/healthy">/-/healthy</a>: liveness</li>

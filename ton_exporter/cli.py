@@ -14,7 +14,9 @@ import click
 
 from ton_exporter import __version__, logs
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
+from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
+from ton_exporter.cli_options import logging_options, polling_options
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
@@ -37,25 +39,6 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def _logging_options(f: click.decorators.FC) -> click.decorators.FC:
-    f = click.option(
-        "--log.level",
-        "log_level",
-        type=click.Choice(["debug", "info", "warning", "error"]),
-        default="info",
-        show_default=True,
-        help="Lowest level of the exporter's own log messages.",
-    )(f)
-    return click.option(
-        "--log.format",
-        "log_format",
-        type=click.Choice(["logfmt", "json"]),
-        default="logfmt",
-        show_default=True,
-        help="Format of the exporter's own log (stderr).",
-    )(f)
-
-
 def _listen_option(f: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--web.listen-address",
@@ -71,7 +54,7 @@ def _listen_option(f: click.decorators.FC) -> click.decorators.FC:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="ton-exporter")
 def cli() -> None:
-    """Prometheus exporter for TON validator session stats."""
+    """Prometheus exporter for TON validator session stats and text logs."""
 
 
 @cli.command("serve")
@@ -79,13 +62,21 @@ def cli() -> None:
     "--session-logs",
     "session_logs",
     multiple=True,
-    required=True,
     metavar="[NODE=]PATH|GLOB|DIR",
     help="Session-stats files (the engine's --session-logs; tontester's node<N>/session-logs): a file, a glob "
     "('net/node*/session-logs') or a directory; repeat for more. Rotated copies (.1, -YYYYMMDD, .old) are "
     "followed too. The node label comes from --node, from NODE=, from a tontester directory name, or from the "
     "file name. Compressed files are read once, from the start, when the pattern names them. Files that do not "
     "exist yet are waited for.",
+)
+@click.option(
+    "--text-log",
+    "text_logs",
+    multiple=True,
+    metavar="[NODE=]PATH|GLOB|DIR",
+    help="td text logs (tontester's node<N>/log, the engine's stderr; or -l FILE with its FILE.thread<N>.log "
+    "files): lines by level and component, Broadcast_benchmark histograms. Same forms and tailing as "
+    "--session-logs; repeat for more. At least one --session-logs or --text-log is needed.",
 )
 @click.option("--node", default=None, help="Node label for every file given (a sidecar's own node).")
 @click.option("--run", default=DEFAULT_RUN, show_default=True, help="Value of the `run` label on every series.")
@@ -120,18 +111,11 @@ def cli() -> None:
     help="Directory for the saved state (read positions and counters), so that a restart resumes where the "
     "exporter stopped and every line is counted once. Without it, a restart starts over as --from-start says.",
 )
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(0.01, 60),
-    default=0.1,
-    show_default=True,
-    metavar="SECONDS",
-    help="How often files are checked when change notification (inotify) is unavailable or turned off.",
-)
-@click.option("--no-inotify", is_flag=True, help="Do not use inotify (watchfiles); poll every --poll-interval instead.")
-@_logging_options
+@polling_options("Do not use inotify (watchfiles); poll every --poll-interval instead.")
+@logging_options
 def serve_command(
     session_logs: tuple[str, ...],
+    text_logs: tuple[str, ...],
     node: str | None,
     run: str,
     from_start: bool,
@@ -144,10 +128,13 @@ def serve_command(
     log_level: str,
     log_format: str,
 ) -> None:
-    """Tail session-stats files and serve their metrics on /metrics."""
+    """Tail session-stats files and text logs and serve their metrics on /metrics."""
+    if not session_logs and not text_logs:
+        fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)
     host, port = parse_listen_address(listen_address)
     sources = [parse_source(spec, node) for spec in session_logs]
+    sources += [parse_source(spec, node, "text_log") for spec in text_logs]
     for source in sources:
         _check_source(source)
     exporter = Exporter(
@@ -181,7 +168,7 @@ def serve_command(
     help="Start as if the replay had begun SECONDS ago: that past is written at once, so that the 60 s window "
     "gauges show a complete window from the start (180 is enough) instead of after 50-90 s.",
 )
-@_logging_options
+@logging_options
 def demo_command(listen_address: str, directory: Path | None, history: float, log_level: str, log_format: str) -> None:
     """Serve live metrics from the bundled real session stats of a 2-validator network, replayed in a loop
     with timestamps shifted to now."""
@@ -209,6 +196,31 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
         _run(both(), listen_address)
 
 
+@cli.command("slowest-blocks")
+@click.argument("logs", nargs=-1, required=True, metavar="[NODE=]PATH|GLOB|DIR...")
+@click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many blocks to list.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: for a terminal; json: everything (slowest blocks with stages, by type, signatures); csv: the "
+    "slowest blocks, one row per block and (type, called_from).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr while reading (default: for inputs of 16 MiB or more; drawn on a terminal only).",
+)
+def slowest_blocks_command(logs: tuple[str, ...], top: int, output_format: str, progress: bool | None) -> None:
+    """Rank blocks by broadcast time (first compression start to last decompression end, over all nodes) from the
+    Broadcast_benchmark lines of td text logs of many nodes, with per-stage breakdowns and the op/compression
+    signatures blocks went through. LOGS are files, globs or directories, as for `serve --text-log`."""
+    patterns = [parse_source(spec, None, "text_log") for spec in logs]
+    click.echo(slowest_blocks.run(patterns, top=top, output_format=output_format, progress=progress), nl=False)
+
+
 def _demo_run(start: float) -> RunRegistry:
     """The demo's run: one that never ends, as in testnet mode."""
     registry = RunRegistry(None)
@@ -217,7 +229,7 @@ def _demo_run(start: float) -> RunRegistry:
     return registry
 
 
-cli.add_command(_logging_options(daemon_command))
+cli.add_command(logging_options(daemon_command))
 cli.add_command(run_group)
 
 

@@ -1,6 +1,6 @@
 """A cumulative distribution of observations: classic histogram buckets, sum and count."""
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 # Consensus phases take milliseconds (notarization 2-15 ms, acceptance 10-35 ms on the test network) up to
@@ -24,6 +24,19 @@ class Distribution:
         self.counts[bisect_left(self.bounds, value)] += 1  # buckets are "less than or equal"
         self.sum += value
         self.count += 1
+
+    def observe_many(self, values: list[float]) -> None:
+        """`observe` each value; sorts once instead of searching the buckets per value."""
+        values.sort()
+        below = 0
+        counts = self.counts
+        for i, bound in enumerate(self.bounds):
+            at_or_below = bisect_right(values, bound)
+            counts[i] += at_or_below - below
+            below = at_or_below
+        counts[-1] += len(values) - below
+        self.sum += sum(values)
+        self.count += len(values)
 
     def to_json(self) -> dict[str, Any]:
         return {"counts": self.counts, "sum": self.sum, "count": self.count}

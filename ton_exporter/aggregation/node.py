@@ -1,4 +1,4 @@
-"""Everything aggregated for one node: its block groups, its consensus counts and its event clock."""
+"""Everything aggregated for one node: its block groups, its consensus counts, its text logs and its event clock."""
 
 import math
 from typing import Any
@@ -8,6 +8,7 @@ from ton_exporter.aggregation.consensus import ConsensusState
 from ton_exporter.aggregation.event_clock import WINDOW_SECONDS, EventClock, window_start
 from ton_exporter.aggregation.measures import COLLATED, VALIDATED
 from ton_exporter.aggregation.network import NetworkConsensus
+from ton_exporter.aggregation.text_log import TextLogState
 from ton_exporter.parsers.session_stats import BlockRow
 
 
@@ -18,6 +19,7 @@ class NodeState:
         self.clock = clock
         self.blocks: dict[str, dict[tuple[str, str], BlockGroup]] = {COLLATED: {}, VALIDATED: {}}
         self.consensus = ConsensusState(network)
+        self.text_log = TextLogState()
         self.late_records = 0
         self._pruned_before: int | None = None
 
@@ -74,6 +76,7 @@ class NodeState:
                 for source, groups in self.blocks.items()
             },
             "consensus": self.consensus.to_json(),
+            "text_log": self.text_log.to_json(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -87,3 +90,5 @@ class NodeState:
                 group = self.blocks[source].setdefault(key, BlockGroup(LAYOUTS[source]))
                 group.restore(entry)
         self.consensus.restore(data["consensus"])
+        if "text_log" in data:  # absent in checkpoints written before text logs were read
+            self.text_log.restore(data["text_log"])

@@ -23,6 +23,7 @@ from ton_exporter.exposition.self_families import (
     state_families,
     window_clock_families,
 )
+from ton_exporter.exposition.text_log_families import text_log_families
 from ton_exporter.sources.file_stats import FileStats
 
 NS = NAMESPACE
@@ -62,6 +63,7 @@ class ExporterCollector(Collector):
         yield from consensus_families(nodes)
         yield from consensus_node_families(current)
         yield from network_families(self._networks())
+        yield from text_log_families(nodes)
         yield from window_clock_families(current, nodes)
         yield from file_families(self._files())
         if self._state is not None:

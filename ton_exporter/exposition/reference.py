@@ -6,7 +6,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 HEADER = """# Metric reference
 
-Generated from `tests/golden/metrics.prom` (both real files, window [17:20, 17:21) shown) by
+Generated from `tests/golden/metrics.prom` (both real session-stats files, window [17:20, 17:21) shown, and the
+SYNTHETIC text-log sample of `tests/fixtures/text-logs`) by
 `python -m ton_exporter.exposition.reference`; a test regenerates it and fails on any difference.
 Every family starts with `tonex_`; the validator-engine's own families start with `ton_`.
 

@@ -25,6 +25,7 @@ REJECT_REASONS = (
     "oversize_line",
     "bad_gzip",
 )
+TEXT_LOG_REJECT_REASONS = ("not_utf8", "no_prefix", "empty_line", "bad_benchmark", "oversize_line", "bad_gzip")
 
 
 def window_clock_families(nodes: Sequence[NodeState], every_run: Sequence[NodeState] = ()) -> Iterator[Metric]:
@@ -100,10 +101,14 @@ def file_families(files: Sequence[FileStats]) -> Iterator[Metric]:
     size = gauge("file_size_bytes", "Size of the file when last checked.")
     offset = gauge("read_offset_bytes", "Offset the exporter has read up to; size - offset is the tail lag.")
     last_read = gauge("last_read_timestamp_seconds", "Unix time bytes were last read from the file.")
-    last_event = gauge("last_event_timestamp_seconds", "Newest event time (collated_at, validated_at, ts) read.")
+    last_event = gauge(
+        "last_event_timestamp_seconds", "Newest event time (collated_at, validated_at, ts; a td line's time) read."
+    )
     read_bytes = counter("read_bytes", "Bytes read from the file (uncompressed).")
     lines = counter("lines_read", "Complete lines read from the file.")
-    parsed = counter("lines_parsed", "Lines parsed into a record of a known @type.")
+    parsed = counter(
+        "lines_parsed", "Lines parsed into a record of a known @type, or td log lines (continuations included)."
+    )
     rejected = counter("lines_rejected", "Lines rejected, by reason.", ["reason"])
     records = counter("records", "Records parsed, by @type (legacy types included).", ["type"])
     field_errors = counter(
@@ -125,13 +130,15 @@ def file_families(files: Sequence[FileStats]) -> Iterator[Metric]:
         read_bytes.add_metric(key, f.bytes_read)
         lines.add_metric(key, f.lines_read)
         parsed.add_metric(key, f.lines_parsed)
-        for reason in REJECT_REASONS:
+        text_log = f.format == "text_log"
+        for reason in TEXT_LOG_REJECT_REASONS if text_log else REJECT_REASONS:
             rejected.add_metric([*key, reason], f.rejected[reason])
-        for kind in (*record_types.CURRENT, *record_types.LEGACY):
-            if kind in record_types.CURRENT or f.records[kind]:
-                records.add_metric([*key, kind], f.records[kind])
-        for name in EMBEDDED_FIELDS:
-            field_errors.add_metric([*key, name], f.field_errors[name])
+        if not text_log:
+            for kind in (*record_types.CURRENT, *record_types.LEGACY):
+                if kind in record_types.CURRENT or f.records[kind]:
+                    records.add_metric([*key, kind], f.records[kind])
+            for name in EMBEDDED_FIELDS:
+                field_errors.add_metric([*key, name], f.field_errors[name])
         rotations.add_metric(key, f.rotations)
         truncations.add_metric(key, f.truncations)
     yield from (

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ton_exporter import logs
+from ton_exporter.cli_options import polling_options
 from ton_exporter.runs.client import DEFAULT_DIR, DaemonNotRunningError, RunClient, RunRefusedError
 from ton_exporter.runs.config import ConfigError
 from ton_exporter.runs.daemon import run_daemon
@@ -43,15 +44,7 @@ def _dir_option(f: click.decorators.FC) -> click.decorators.FC:
     default=None,
     help="Where runs and read positions are saved. Default: DIR/state.",
 )
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(0.01, 60),
-    default=0.1,
-    show_default=True,
-    metavar="SECONDS",
-    help="How often files are checked when change notification (inotify) is unavailable or turned off.",
-)
-@click.option("--no-inotify", is_flag=True, help="Poll files and the configuration instead of watching them.")
+@polling_options("Poll files and the configuration instead of watching them.")
 def daemon_command(
     directory: Path, state_dir: Path | None, poll_interval: float, no_inotify: bool, log_level: str, log_format: str
 ) -> None:

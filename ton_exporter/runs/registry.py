@@ -98,21 +98,12 @@ class Run:
         """The API's form (and `ton-exporter run list --json`)."""
         duration = self.duration(now)
         masterchain = self.accepted_blocks.get("-1")
-        return {
-            "run_id": self.run_id,
-            "status": self.status,
-            "description": self.description,
-            "branch": self.branch,
-            "commit": self.commit,
-            "nodes": self.nodes,
-            "labels": self.labels,
-            "info": self.info,
-            "start": self.start,
-            "end": self.end,
+        fields = self.to_state()
+        del fields["never_ends"]
+        return fields | {
             "start_iso": iso(self.start),
             "end_iso": iso(self.end) if self.end is not None else None,
             "duration_seconds": round(duration, 3),
-            "accepted_blocks": self.accepted_blocks,
             "blocks_per_second": masterchain / duration if masterchain and duration > 0 else None,
             "seconds_per_block": duration / masterchain if masterchain else None,
         }
@@ -120,8 +111,6 @@ class Run:
     def to_state(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "start": self.start,
-            "end": self.end,
             "status": self.status,
             "description": self.description,
             "branch": self.branch,
@@ -129,6 +118,8 @@ class Run:
             "nodes": self.nodes,
             "labels": self.labels,
             "info": self.info,
+            "start": self.start,
+            "end": self.end,
             "never_ends": self.never_ends,
             "accepted_blocks": self.accepted_blocks,
         }

@@ -37,6 +37,7 @@ class SourcePattern:
 
     spec: str
     node: str | None = None  # a fixed node label for everything it matches
+    format: str = "session_stats"  # or "text_log": which pipeline reads what it matches
 
     @property
     def kind(self) -> str:

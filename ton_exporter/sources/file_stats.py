@@ -12,6 +12,7 @@ log = logging.getLogger("ton_exporter.source")
 class FileStats:
     path: str
     node: str
+    format: str = "session_stats"  # or "text_log"
     up: bool = False
     size: int = 0
     offset: int = 0

@@ -1,0 +1,124 @@
+"""Text logs: Broadcast_benchmark (de)compressions and log lines by level and source file (chart catalogue LOG-*).
+
+The cross-node views of the old slowest-blocks tool (LOG-05 broadcast time per block, LOG-06 the slowest blocks)
+join lines by block id, which is never a label: `ton-exporter slowest-blocks` computes them from the logs."""
+
+from dashboards.common import RUN
+from dashboards.model import Dashboard, Panel, Query, Row, Variable
+
+NODE = Variable("node", "Node", 'label_values(tonex_text_log_lines_total{run=~"$run"}, node)')
+SELECT = 'run=~"$run", node=~"$node"'
+BB = "tonex_broadcast_benchmark_"
+COMPRESS = 'stage="compress"'
+
+
+def _rate(metric: str, by: str, extra: str = "") -> str:
+    matchers = f"{SELECT}, {extra}" if extra else SELECT
+    return f"sum by ({by}) (rate({metric}{{{matchers}}}[$__rate_interval]))"
+
+
+def _mean(family: str, by: str, extra: str = "") -> str:
+    return f"{_rate(family + '_sum', by, extra)} / {_rate(family + '_count', by, extra)}"
+
+
+def _p95(family: str, by: str) -> str:
+    return f"histogram_quantile(0.95, {_rate(family + '_bucket', 'le, ' + by)})"
+
+
+BENCHMARKS = (
+    Panel(
+        "(De)compression time by op",
+        (
+            Query(_p95(BB + "seconds", "op, called_from"), "p95 {{op}} {{called_from}}"),
+            Query(_mean(BB + "seconds", "op, called_from"), "avg {{op}} {{called_from}}"),
+        ),
+        "s",
+        "time_sec of Broadcast_benchmark lines: serialize/compress and deserialize/decompress of candidates and "
+        "block broadcasts, by op and caller.",
+        catalogue_id="LOG-01",
+    ),
+    Panel(
+        "Compression: space saved",
+        (
+            Query(
+                "1 - (" + _mean(BB + "compression_ratio", "compression, called_from", COMPRESS) + ")",
+                "{{compression}} {{called_from}}",
+            ),
+        ),
+        "percentunit",
+        "1 - compressed_size / original_size of compressions (the lines that log original_size), by compression "
+        "and caller; 0 with compression=none.",
+        catalogue_id="LOG-02",
+    ),
+    Panel(
+        "Benchmark lines per second",
+        (Query(_rate(BB + "seconds_count", "op, called_from, compression"), "{{op}} {{called_from}} {{compression}}"),),
+        "ops",
+        "Broadcast_benchmark lines by op, caller and compression (compressedV2X and compressedV2_X as one).",
+        catalogue_id="LOG-03",
+    ),
+    Panel(
+        "Original and compressed sizes",
+        (
+            Query(_mean(BB + "original_bytes", "op"), "original {{op}}"),
+            Query(_mean(BB + "compressed_bytes", "op"), "compressed {{op}}"),
+        ),
+        "bytes",
+        "Average original_size and compressed_size per line, by op.",
+        catalogue_id="LOG-04",
+    ),
+)
+
+LINES = (
+    Panel(
+        "Log lines per second by level",
+        (Query(_rate("tonex_text_log_lines_total", "node, level"), "{{node}} {{level}}"),),
+        "ops",
+        "Every td log line by level (fatal, error, warning, info, debug, verbose).",
+        catalogue_id="LOG-07",
+    ),
+    Panel(
+        "Warnings and errors by source file",
+        (
+            Query(
+                _rate("tonex_text_log_lines_total", "node, component", 'level=~"fatal|error|warning"'),
+                "{{node}} {{component}}",
+            ),
+        ),
+        "ops",
+        "Lines at warning level or worse, by the source file that logged them (a bounded set per build).",
+        catalogue_id="LOG-08",
+    ),
+    Panel(
+        "Log lines by source file",
+        (Query(f"topk(10, {_rate('tonex_text_log_lines_total', 'component')})", "{{component}}"),),
+        "ops",
+        "The 10 source files that log the most. The catalogue's LOG-09 wants the actor class; actors embed "
+        "workchain, shard and session, so the exporter keeps the source file (bounded) instead.",
+        catalogue_id="LOG-09",
+    ),
+    Panel(
+        "Multi-line messages and raw output",
+        (
+            Query(_rate("tonex_text_log_continuation_lines_total", "node"), "continuation lines {{node}}"),
+            Query(
+                'sum by (node, reason) (rate(tonex_source_lines_rejected_total{node=~"$node", '
+                'reason=~"no_prefix|bad_benchmark"}[$__rate_interval]))',
+                "{{node}} {{reason}}",
+            ),
+        ),
+        "ops",
+        "Second and later lines of multi-line messages, lines that are not td's (no_prefix: a crash message, a "
+        "library on stderr) and Broadcast_benchmark lines without their fields.",
+    ),
+)
+
+DASHBOARD = Dashboard(
+    uid="ton-text-logs",
+    title="TON text logs: broadcast benchmarks and log lines",
+    folder="TON",
+    description="From the engines' td text logs (--text-log): block and candidate (de)compression benchmarks, and "
+    "log lines by level and source file.",
+    variables=(RUN, NODE),
+    rows=(Row("Broadcast benchmarks", BENCHMARKS), Row("Log lines", LINES)),
+)

@@ -1,0 +1,74 @@
+"""The SYNTHETIC sample is the generator's output, and the benchmark's mtail program counts what the exporter counts
+(so that `python -m bench textlog` compares equal work)."""
+
+import re
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+from tests.conftest import require_binary
+from tests.metrics_text import scrape
+from ton_exporter.app import Exporter
+from ton_exporter.parsers.td_prefix import level_name
+from ton_exporter.sources.discovery import SourcePattern
+from ton_exporter.synthetic.text_logs import generate
+
+SAMPLE = Path(__file__).parent / "fixtures" / "text-logs"
+MTAIL_PROGRAM = Path(__file__).resolve().parents[1] / "bench" / "textlog.mtail"
+
+
+def test_committed_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
+    written = generate(tmp_path)
+    committed = sorted(SAMPLE.glob("node*/log*"))
+    assert [p.relative_to(tmp_path) for p in written] == [p.relative_to(SAMPLE) for p in committed]
+    for new, old in zip(written, committed, strict=True):
+        assert new.read_bytes() == old.read_bytes(), (
+            f"{old}: regenerate with python -m ton_exporter.synthetic.text_logs"
+        )
+
+
+def test_mtail_program_counts_what_the_exporter_counts() -> None:
+    mtail = require_binary("mtail")
+    result = subprocess.run(
+        [
+            mtail,
+            "--one_shot",
+            "--one_shot_format=prometheus",
+            f"--progs={MTAIL_PROGRAM}",
+            f"--logs={SAMPLE}/node*/log*",
+            "--logtostderr",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    theirs: defaultdict[tuple[str, ...], float] = defaultdict(float)
+    for line in result.stdout.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        name, value = line.split("{")[0], float(line.rsplit(" ", 1)[1])
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        if name == "tonex_text_log_lines":
+            theirs[("line", level_name(int(labels["level"])), labels["component"])] += value
+        elif name == "tonex_text_log_continuation_lines":
+            theirs[("continuation",)] += value
+        elif name == "tonex_broadcast_benchmark_seconds_count":
+            theirs[("benchmark", labels["op"])] += value
+        elif name == "tonex_broadcast_benchmark_compressed_bytes_sum":
+            theirs[("compressed_bytes",)] += value
+
+    exporter = Exporter([SourcePattern(f"{SAMPLE}/node*/log*", None, "text_log")], from_start=True)
+    exporter.poll_once()
+    ours: defaultdict[tuple[str, ...], float] = defaultdict(float)
+    for (name, label_set), v in scrape(exporter.registry).items():
+        labels = dict(label_set)
+        if name == "tonex_text_log_lines_total":
+            ours[("line", labels["level"], labels["component"])] += v
+        elif name == "tonex_text_log_continuation_lines_total":
+            ours[("continuation",)] += v
+        elif name == "tonex_broadcast_benchmark_seconds_count":
+            ours[("benchmark", labels["op"])] += v
+        elif name == "tonex_broadcast_benchmark_compressed_bytes_sum":
+            ours[("compressed_bytes",)] += v
+    assert theirs == ours

@@ -1,0 +1,77 @@
+"""What a node's text logs add up to: lines by level and component, and `Broadcast_benchmark` distributions.
+
+All of it is cumulative (counters and histograms, no windows). Labels are bounded: the level is one of td's names,
+the component the source file that logged the line (a fixed set per build), and the benchmark labels are the
+known op, `called_from` and compression values or `other` (parsers/broadcast_benchmark.py). Block ids, actors,
+threads and tags never become labels.
+"""
+
+from collections import Counter
+from typing import Any
+
+from ton_exporter.aggregation.distribution import Distribution
+
+# Compressing a block or candidate takes from tens of microseconds (a small masterchain block) to tens of
+# milliseconds (a full shard block); a quarter of a second and more is an outlier worth seeing.
+SECONDS_BUCKETS: tuple[float, ...] = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+)  # fmt: skip
+# Broadcasts range from a few KiB (an empty masterchain block) to a few MiB (a full shard block with proofs).
+BYTES_BUCKETS: tuple[float, ...] = tuple(float(2**k) for k in range(10, 24))
+# compressed_size / original_size: 1 without compression, about 0.3-0.7 with it.
+RATIO_BUCKETS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25)
+
+BenchmarkKey = tuple[str, str, str]
+"""(op, called_from, compression) label values."""
+
+
+class BenchmarkSeries:
+    __slots__ = ("compressed", "original", "ratio", "seconds")
+
+    def __init__(self) -> None:
+        self.seconds = Distribution(SECONDS_BUCKETS)
+        self.compressed = Distribution(BYTES_BUCKETS)
+        self.original = Distribution(BYTES_BUCKETS)  # only lines that log original_size (compressions)
+        self.ratio = Distribution(RATIO_BUCKETS)  # only those with original_size > 0
+
+    def observe(self, seconds: float, original: int | None, compressed: int) -> None:
+        self.seconds.observe(seconds)
+        self.compressed.observe(compressed)
+        if original is not None:
+            self.original.observe(original)
+            if original > 0:
+                self.ratio.observe(compressed / original)
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name).to_json() for name in self.__slots__}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        for name in self.__slots__:
+            getattr(self, name).restore(data[name])
+
+
+class TextLogState:
+    def __init__(self) -> None:
+        self.lines: Counter[tuple[str, str]] = Counter()  # (level, component)
+        self.continuations = 0
+        self.benchmarks: dict[BenchmarkKey, BenchmarkSeries] = {}
+
+    def series(self, key: BenchmarkKey) -> BenchmarkSeries:
+        series = self.benchmarks.get(key)
+        if series is None:
+            series = self.benchmarks[key] = BenchmarkSeries()
+        return series
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lines": [[level, component, n] for (level, component), n in self.lines.items()],
+            "continuations": self.continuations,
+            "benchmarks": [[*key, series.to_json()] for key, series in self.benchmarks.items()],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        for level, component, n in data["lines"]:
+            self.lines[(str(level), str(component))] += int(n)
+        self.continuations += int(data["continuations"])
+        for op, called_from, compression, series in data["benchmarks"]:
+            self.series((str(op), str(called_from), str(compression))).restore(series)
