@@ -2,8 +2,8 @@
 stack's config (prometheus-compose.yml: its 5 s scrapes and the shipped rules), every panel of the provisioned
 dashboards (grafana/dashboards) queried each second as Grafana asks it on its default range (the last 30 min,
 15 s steps, $__rate_interval 1m, the demo's run and node1 on the masterchain). A time-series panel counts as
-filled once one of its lines has two points; a table, stat or gauge once it has a value. The engine dashboard is
-left out: the stack has no engine endpoint.
+filled once one of its lines has two points; a table, stat or gauge once it has a value. The engine and text-log
+dashboards are left out: the stack has no engine endpoint, the demo no text log.
 
     python -m bench.dashboard_fill [--history SECONDS] [--timeout SECONDS]
 
@@ -26,14 +26,14 @@ from tests.servers import ExporterProcess, http_get
 from tests.test_dashboards import EXPECTED_EMPTY, EXPECTED_EMPTY_QUERIES, substitute
 
 ROOT = Path(__file__).resolve().parent.parent
-NO_ENGINE = {"ton-engine"}
+NOT_IN_THE_DEMO = {"ton-engine", "ton-text-logs"}
 
 
 def panels() -> list[tuple[str, dict[str, Any]]]:
     out = []
     for path in sorted((ROOT / "grafana" / "dashboards").glob("*/*.json")):
         model = json.loads(path.read_text())
-        if model["uid"] not in NO_ENGINE:
+        if model["uid"] not in NOT_IN_THE_DEMO:
             out += [(model["uid"], p) for p in model["panels"] if p["type"] != "row"]
     return out
 

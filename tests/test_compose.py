@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dashboards.catalogue import DASHBOARDS
 from tests.compose_config import (
     BASE,
     REQUIRED,
@@ -134,7 +135,7 @@ def test_every_mounted_file_exists_and_is_what_the_services_read(configs: dict[s
     (provider,) = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/ton.yml").read_text())["providers"]
     dashboards = host_path(grafana, provider["options"]["path"], VOLUMES)
     assert dashboards == ROOT / "grafana" / "dashboards"
-    assert len(list(dashboards.glob("*/*.json"))) == 7
+    assert {p.stem for p in dashboards.glob("*/*.json")} == {d.uid for d in DASHBOARDS}
     home = host_path(grafana, grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"], VOLUMES)
     assert home is not None
     assert home.is_file(), home
