@@ -81,6 +81,8 @@ def _command(name: str, service: dict[str, Any], volumes: Path) -> tuple[list[st
             if path is not None:
                 env[variable] = str(path)
         return [str(ROOT / "docker" / "entrypoint.sh")], env
+    if _image(service) not in BINARIES:
+        sys.exit(f"compose_native: no native binary known for {name}'s image {service.get('image')}")
     binary = shutil.which(BINARIES[_image(service)])
     if binary is None:
         sys.exit(f"compose_native: {BINARIES[_image(service)]} (for {name}) is not installed; run ./dev test")

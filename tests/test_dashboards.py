@@ -109,7 +109,7 @@ def test_the_catalogue_is_covered() -> None:
 @pytest.fixture(scope="module")
 def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     tmp = tmp_path_factory.mktemp("dashboards")
-    demo = ExporterProcess(tmp, ["demo", "--dir", str(tmp / "replay")])
+    demo = ExporterProcess(tmp, ["demo", "--history", "180", "--dir", str(tmp / "replay")])
     # The demo has no text logs: a second exporter reads the SYNTHETIC sample under the demo's run.
     text_logs = ExporterProcess(
         tmp, ["serve", "--from-start", "--run", "demo", "--text-log", str(FIXTURES / "text-logs" / "node*" / "log*")]
@@ -123,8 +123,8 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
     targets = [f"127.0.0.1:{demo.port}", f"127.0.0.1:{text_logs.port}"]
     prometheus = PrometheusServer(tmp, targets, [recording_rules], extra_config=engine_job)
     try:
-        # Window gauges appear once the first 60 s window of the replay is complete (its end + 10 s, with every
-        # slot in it retired); timeline samples once the first slots retire (15 s after their last event).
+        # The demo's 3 minutes of history (--history 180) make complete windows and retired slots at once (without
+        # it, window gauges wait up to 90 s for the first complete minute); rates wait for two samples.
         wait_until(
             lambda: len(prometheus.query("tonex_window_collated_blocks > 0")) == 4,
             150,
@@ -132,6 +132,7 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
         )
         wait_until(lambda: prometheus.query("tonex_consensus_timeline_slot"), 60, "the first retired slots")
         wait_until(lambda: prometheus.query("rate(tonex_accepted_blocks_total[1m]) > 0"), 60, "two samples to rate")
+        wait_until(lambda: prometheus.query("workchain:tonex_accepted_blocks:max_rate1m"), 60, "recorded rates")
         wait_until(lambda: prometheus.query("node_workchain:tonex_collation_total_seconds:p95_rate5m"), 60, "rules")
         yield prometheus
     finally:
