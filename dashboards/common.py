@@ -29,7 +29,7 @@ def quantile(q: float, histogram: str, by: str = "workchain", extra: str = "", w
         f"histogram_quantile({q}, sum by (le, {by}) "
         f"(rate({histogram}_bucket{{{select(extra, workchain)}}}[$__rate_interval])))"
     )
-    return Query(expr, f"p{int(q * 100)} {legend(by)}")
+    return Query(expr, f"p{int(q * 100)} {legend(by, workchain)}".strip())
 
 
 def window_avg(family: str, observations: str, by: str = "workchain", *, extra: str = "", workchain: str = "") -> str:
@@ -41,18 +41,20 @@ def window_avg(family: str, observations: str, by: str = "workchain", *, extra: 
     return f'sum by ({by}) ({family}{{{matchers}, agg="sum"}}) / sum by ({by}) ({observations}{{{matchers}}})'
 
 
-def legend(by: str) -> str:
-    return " ".join(f"{{{{{b.strip()}}}}}" for b in by.split(","))
+def legend(by: str, workchain: str = "") -> str:
+    """The legend naming the grouping labels; a fixed workchain is not named (every series would say the same)."""
+    labels = [b.strip() for b in by.split(",") if not (workchain and b.strip() == "workchain")]
+    return " ".join(f"{{{{{label}}}}}" for label in labels)
 
 
 def window_amm(
     family: str, observations: str, by: str = "workchain", *, extra: str = "", workchain: str = "", aggs: str = "amM"
 ) -> tuple[Query, ...]:
     """avg, min and max of the shown 60 s window (the stat-visualizer's `minmax`); `aggs` picks some of a, m, M."""
-    matchers = select(extra, workchain)
+    matchers, named = select(extra, workchain), legend(by, workchain)
     queries = {
-        "a": Query(window_avg(family, observations, by, extra=extra, workchain=workchain), f"avg {legend(by)}"),
-        "m": Query(f'min by ({by}) ({family}{{{matchers}, agg="min"}})', f"min {legend(by)}"),
-        "M": Query(f'max by ({by}) ({family}{{{matchers}, agg="max"}})', f"max {legend(by)}"),
+        "a": Query(window_avg(family, observations, by, extra=extra, workchain=workchain), f"avg {named}".strip()),
+        "m": Query(f'min by ({by}) ({family}{{{matchers}, agg="min"}})', f"min {named}".strip()),
+        "M": Query(f'max by ({by}) ({family}{{{matchers}, agg="max"}})', f"max {named}".strip()),
     }
     return tuple(queries[a] for a in aggs)

@@ -3,6 +3,7 @@
 Every panel gets the `$datasource` variable, a unit, a description, and a grid position laid out row by row.
 """
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,16 +24,57 @@ class Query:
         target: dict[str, Any] = {
             "refId": ref_id,
             "datasource": DATASOURCE,
-            "expr": self.expr,
+            "expr": self.rendered(),
             "legendFormat": self.legend or "__auto",
             "range": not self.instant,
             "instant": self.instant,
         }
         if self.table:
             target["format"] = "table"
-        if self.interval:
-            target["interval"] = self.interval
+        if self.interval or WINDOW_GAUGE.search(self.expr):
+            target["interval"] = self.interval or WINDOW
         return target
+
+    def rendered(self) -> str:
+        expr = over_time(self.expr)
+        return named_workchains(expr) if self.names_workchains() else expr
+
+    def names_workchains(self) -> bool:
+        """A legend or a table that shows the workchain label shows its name; a range vector (a query ending in
+        `]`) cannot be relabelled, and its series keep the number."""
+        shows = "{{workchain}}" in self.legend or self.table
+        return shows and not self.expr.rstrip().endswith("]") and "workchain" in self.expr
+
+
+# A window gauge shows one 60 s window for 60 s; sampled once per step, a 24 h range would skip most windows and
+# their spikes. Every window gauge is read through an _over_time of the step ($__interval, at least one window).
+WINDOW = "1m"
+WINDOW_GAUGE = re.compile(r"\b(tonex_window_\w+?)\{([^}]*)\}(?!\[)")
+_OVER_TIME = {'agg="min"': "min_over_time", 'agg="max"': "max_over_time"}
+
+
+def over_time(expr: str) -> str:
+    def wrap(match: re.Match[str]) -> str:
+        name, matchers = match.group(1), match.group(2)
+        if name.endswith(("_total", "_timestamp_seconds")):
+            return match.group(0)
+        function = next((f for agg, f in _OVER_TIME.items() if agg in matchers), "avg_over_time")
+        if name.endswith("_category"):
+            function = "max_over_time"
+        return f"{function}({name}{{{matchers}}}[$__interval])"
+
+    return WINDOW_GAUGE.sub(wrap, expr)
+
+
+WORKCHAIN_NAMES = (("-1", "masterchain"), ("0", "basechain"))
+
+
+def named_workchains(expr: str) -> str:
+    """`expr` with the workchain label's numbers replaced by the names engineers use (unknown workchains keep their
+    number). Done in the query, not by a Grafana mapping: legends and table cells both read the label."""
+    for number, name in WORKCHAIN_NAMES:
+        expr = f'label_replace({expr}, "workchain", "{name}", "workchain", "{number}")'
+    return expr
 
 
 @dataclass(frozen=True)

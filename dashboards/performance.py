@@ -6,6 +6,7 @@ from dashboards.common import MASTER, NODE, RUN, SHARDS, WORKCHAIN, quantile, ra
 from dashboards.model import Dashboard, Panel, Query, Row
 
 W = "tonex_window_"
+BY_ACTION = "workchain, action"
 MAX = 'agg="max"'
 
 
@@ -57,9 +58,16 @@ def _throughput() -> Row:
             chart(
                 "THR-04",
                 "Validations per second by result",
-                (Query(rate("tonex_validated_blocks_total", "workchain, result"), "{{workchain}} {{result}}"),),
+                (
+                    Query(
+                        "max by (workchain, result) (sum by (workchain, result, node) "
+                        f"(rate(tonex_validated_blocks_total{{{select()}}}[$__rate_interval])))",
+                        "{{workchain}} {{result}}",
+                    ),
+                ),
                 "ops",
-                "Candidates validated, valid and invalid.",
+                "Candidates validated, valid and invalid. Every validator validates every candidate, so this is the "
+                "most complete node's rate, not the sum over nodes (which counted each block once per node).",
             ),
             chart(
                 "THR-05",
@@ -363,13 +371,16 @@ def _collation() -> Row:
                 (
                     Query(
                         "topk(10, "
-                        + window_avg(W + "collation_action_seconds", W + "collation_action_observations", "action")
+                        + window_avg(
+                            W + "collation_action_seconds", W + "collation_action_observations", "workchain, action"
+                        )
                         + ")",
-                        "{{action}}",
+                        "{{workchain}} {{action}}",
                     ),
                 ),
                 "s",
-                "The 10 td PerfLog actions with the largest average per block (numbers in names replaced by N).",
+                "The 10 td PerfLog actions with the largest average per block, per workchain (averaging masterchain "
+                "and basechain blocks made a figure neither has; numbers in names replaced by N).",
             ),
         ),
     )
@@ -430,13 +441,15 @@ def _validation() -> Row:
                 (
                     Query(
                         "topk(10, "
-                        + window_avg(W + "validation_action_seconds", W + "validation_action_observations", "action")
+                        + window_avg(
+                            W + "validation_action_seconds", W + "validation_action_observations", "workchain, action"
+                        )
                         + ")",
-                        "{{action}}",
+                        "{{workchain}} {{action}}",
                     ),
                 ),
                 "s",
-                "The 10 td PerfLog actions of validations with the largest average per block.",
+                "The 10 td PerfLog actions of validations with the largest average per block, per workchain.",
             ),
         ),
     )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dashboards import runs
+from dashboards import health, node, runs
 from dashboards.__main__ import main as build
 from dashboards.catalogue import DASHBOARDS
 from dashboards.model import DATASOURCE_VARIABLE
@@ -28,7 +28,10 @@ EXPECTED_EMPTY: dict[str, str] = {
     "Msg limit from neighbor queue": "every neighbors[].msg_limit in the data is -1 (no limit), which is skipped",
 }
 # Single queries that return no series on the demo data, and why.
+NO_REJECTS = "the demo's files have no bad lines: only reasons that occur are drawn (tests/test_bad_input.py has them)"
 EXPECTED_EMPTY_QUERIES: dict[str, str] = {
+    **{q.rendered(): NO_REJECTS for q in node.PANELS[-1].queries},
+    **{q.rendered(): NO_REJECTS for q in health.PANELS[3].queries},
     dict(runs.COLUMNS)["end"]: "the demo's run never ends (tests/test_runs_dashboard.py ends one)",
 }
 
@@ -80,6 +83,85 @@ def test_panel_conventions(dashboard: Any, panel: dict[str, Any]) -> None:
         for metric in re.findall(r"\b(tonex_\w+)", expr):
             if metric.endswith(COUNTER_SUFFIXES) and "timeline" not in metric:
                 assert re.search(rf"(?:rate|increase)\({metric}\b", expr), f"counter {metric} outside rate()"
+
+
+TIME_UNITS = {"s", "ms", "µs", "ns", "dtdurations", "dtdurationms"}
+# Units that draw a unit-less number next to another: a count per second and a plain count share an axis fine.
+KIND_OF_UNIT = {"bytes": "bytes", "decbytes": "bytes", "Bps": "bytes", **dict.fromkeys(TIME_UNITS, "duration")}
+
+
+def quantity(expr: str) -> str:
+    """What a query measures, read from the metric names it uses: a duration, a number of bytes, a ratio of
+    seconds per second (CPU), or a count (anything else: blocks, lines, indexes, codes)."""
+    if expr.startswith("count("):
+        return "count"
+    if re.search(r"(?:rate|increase)\(\w+_seconds_total\b", expr):
+        return "ratio"
+    if re.search(r"_seconds(?:_bucket|_sum|\b|:)", expr.replace("_timestamp_seconds", "")) or "time() -" in expr:
+        return "duration"
+    if "_bytes" in expr:
+        return "bytes"
+    return "count"
+
+
+def overridden_units(panel: dict[str, Any]) -> set[str]:
+    """Names of the fields (table columns, legends) whose unit an override sets: they are drawn on their own."""
+    return {
+        o["matcher"]["options"]
+        for o in panel["fieldConfig"]["overrides"]
+        if any(p["id"] == "unit" for p in o["properties"])
+    }
+
+
+@pytest.mark.parametrize(("dashboard", "panel"), PANELS, ids=lambda x: getattr(x, "uid", None) or x["title"])
+def test_the_unit_fits_every_query(dashboard: Any, panel: dict[str, Any]) -> None:
+    """No seconds on counts ("slot 405" drawn as 6.75 min), no bytes on lines."""
+    unit, own = panel["fieldConfig"]["defaults"]["unit"], overridden_units(panel)
+    for target in panel["targets"]:
+        if target["legendFormat"] in own:
+            continue
+        measured = quantity(target["expr"])
+        if unit in KIND_OF_UNIT:
+            assert measured == KIND_OF_UNIT[unit], f"{panel['title']}: unit {unit} on {measured}: {target['expr']}"
+        else:
+            assert measured != "duration", f"{panel['title']}: a duration in {unit}: {target['expr']}"
+
+
+@pytest.mark.parametrize(("dashboard", "panel"), PANELS, ids=lambda x: getattr(x, "uid", None) or x["title"])
+def test_no_panel_mixes_quantities_on_one_axis(dashboard: Any, panel: dict[str, Any]) -> None:
+    """Bytes beside lines per second, CPU beside scrape seconds: one axis, one quantity."""
+    own = overridden_units(panel)
+    kinds = {quantity(t["expr"]) for t in panel["targets"] if t["legendFormat"] not in own}
+    assert len(kinds) <= 1, f"{panel['title']} mixes {kinds}"
+
+
+@pytest.mark.parametrize(("dashboard", "panel"), PANELS, ids=lambda x: getattr(x, "uid", None) or x["title"])
+def test_every_query_of_a_run_s_data_selects_the_run(dashboard: Any, panel: dict[str, Any]) -> None:
+    """Other runs must not leak in: a dashboard with a run variable filters every query of the exporter's series
+    by it (series without a run label, tonex_source_*, through a join on the run's nodes)."""
+    if "run" not in {v["name"] for v in dashboard.to_json()["templating"]["list"]}:
+        return
+    for target in panel["targets"]:
+        if "tonex_" in target["expr"]:
+            assert "$run" in target["expr"], f"{panel['title']}: no $run in {target['expr']}"
+
+
+@pytest.mark.parametrize(("dashboard", "panel"), PANELS, ids=lambda x: getattr(x, "uid", None) or x["title"])
+def test_window_gauges_are_aggregated_over_the_step(dashboard: Any, panel: dict[str, Any]) -> None:
+    """A window gauge sampled once per step loses every window between two steps at a long range."""
+    for target in panel["targets"]:
+        for match in re.finditer(r"\b(tonex_window_\w+)\{[^}]*\}(\[[^\]]*\])?", target["expr"]):
+            name, window = match.groups()
+            if not name.endswith(("_total", "_timestamp_seconds")):
+                assert window == "[$__interval]", f"{panel['title']}: {name} not over $__interval"
+                assert target["interval"] == "1m"
+
+
+def test_workchains_are_named_wherever_a_legend_names_them() -> None:
+    for _, panel in PANELS:
+        for target in panel["targets"]:
+            if "{{workchain}}" in target["legendFormat"] and not target["expr"].rstrip().endswith("]"):
+                assert '"masterchain", "workchain", "-1"' in target["expr"], panel["title"]
 
 
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda d: d.uid)
@@ -142,17 +224,51 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
         demo.stop()
 
 
-def substitute(expr: str, variables: dict[str, str]) -> str:
-    values = {"run": "demo", "node": "node1", "workchain": "-1"} | variables
+def substitute(expr: str, dashboard: Any, repeat: str = "") -> str:
+    """The query as Grafana sends it by default: a multi-value variable at All, a single-value one at a value."""
+    values = {"run": "demo", "node": "node1", "workchain": "-1"}
+    for variable in dashboard.to_json()["templating"]["list"][1:]:
+        if variable.get("multi") and variable["name"] != repeat:
+            values[variable["name"]] = ".*"  # a repeated panel's copy has one value of its variable
     for name, value in values.items():
         expr = expr.replace(f"${name}", value)
-    return expr.replace("$__rate_interval", "1m").replace("$__range", "10m").replace("$__interval", "15s")
+    return expr.replace("$__rate_interval", "1m").replace("$__range", "10m").replace("$__interval", "1m")
+
+
+# Series one panel may draw on the demo (two validators, two workchains): more are unreadable lines. A stack of the
+# 21 validation stages is the largest readable one; a panel without a legend (the slot timeline's bars, one
+# series per position, coloured by part) is exempt.
+MAX_SERIES = 24
+# Legend labels that name a value worth seeing even when it is the only one on the demo.
+MAY_NOT_VARY = {"code": "an HTTP status: only 200 on the demo, an error code appears beside it"}
+
+
+def legend_labels(target: dict[str, Any]) -> set[str]:
+    return set(re.findall(r"\{\{\s*(\w+)\s*\}\}", target["legendFormat"]))
+
+
+def check_readable(dashboard: Any, panel: dict[str, Any], results: list[tuple[dict[str, Any], list[Any]]]) -> None:
+    """A bound on the series of a panel, and legends that name only labels that tell its series apart: never a
+    single-value variable's label, and any other label only if it varies on the demo (a multi-value variable's
+    label may: the user can select several)."""
+    series = [s for _, result in results for s in result]
+    if panel["type"] != "table" and panel["options"].get("legend", {}).get("showLegend", True):
+        assert len(series) <= MAX_SERIES, f"{panel['title']}: {len(series)} series"
+    variables = {v["name"]: v.get("multi", False) for v in dashboard.to_json()["templating"]["list"][1:]}
+    for target, _ in results:
+        for label in legend_labels(target):
+            assert variables.get(label, True), f"{panel['title']}: the legend names {label}, which has one value"
+            if len(series) < 2 or label in variables or label in MAY_NOT_VARY:
+                continue
+            values = {s["metric"].get(label) for t, r in results if label in legend_labels(t) for s in r}
+            assert len(values) > 1, f"{panel['title']}: every series says {label}={values}"
 
 
 @pytest.mark.parametrize(("dashboard", "panel"), PANELS, ids=lambda x: getattr(x, "uid", None) or x["title"])
 def test_every_query_returns_series(live_prometheus: PrometheusServer, dashboard: Any, panel: dict[str, Any]) -> None:
+    results = []
     for target in panel["targets"]:
-        expr = substitute(target["expr"], {})
+        expr = substitute(target["expr"], dashboard, panel.get("repeat", ""))
         if target.get("instant"):
             url = f"{live_prometheus.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
         else:
@@ -162,9 +278,11 @@ def test_every_query_returns_series(live_prometheus: PrometheusServer, dashboard
         status, _, body = http_get(url)
         answer = json.loads(body)
         assert (status, answer["status"]) == (200, "success"), f"{expr}: {body[:300]!r}"
+        results.append((target, answer["data"]["result"]))
         if panel["title"] in EXPECTED_EMPTY:
             assert not answer["data"]["result"], f"{panel['title']} has data now: drop it from EXPECTED_EMPTY"
         elif target["expr"] in EXPECTED_EMPTY_QUERIES:
             assert not answer["data"]["result"], f"{expr} has data now: drop it from EXPECTED_EMPTY_QUERIES"
         else:
             assert answer["data"]["result"], f"{panel['title']}: no series for {expr}"
+    check_readable(dashboard, panel, results)
