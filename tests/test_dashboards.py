@@ -2,6 +2,7 @@
 query run against a real Prometheus scraping the demo (the bundled real data, replayed live)."""
 
 import json
+import math
 import re
 import time
 import urllib.parse
@@ -16,7 +17,8 @@ from dashboards import health, node, runs
 from dashboards.__main__ import main as build
 from dashboards.catalogue import DASHBOARDS
 from dashboards.model import DATASOURCE_VARIABLE
-from tests.servers import ExporterProcess, PrometheusServer, StaticMetricsServer, http_get, wait_until
+from tests.replay import ReplayedMetricsServer, TextLogReplayer
+from tests.servers import ExporterProcess, PrometheusServer, http_get, wait_until
 
 PANELS = [(d, p) for d in DASHBOARDS for p in d.to_json()["panels"] if p["type"] != "row"]
 COUNTER_SUFFIXES = ("_total", "_bucket", "_sum", "_count")
@@ -27,8 +29,47 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXPECTED_EMPTY: dict[str, str] = {
     "Msg limit from neighbor queue": "every neighbors[].msg_limit in the data is -1 (no limit), which is skipped",
 }
-# Single queries that return no series on the demo data, and why.
+# Panels and queries whose values are all 0 (or NaN) on the demo, and why.
 NO_REJECTS = "the demo's files have no bad lines: only reasons that occur are drawn (tests/test_bad_input.py has them)"
+QUIET = "the demo's two validators run a quiet network: no external messages, no queues, no limits reached"
+HEALTHY = "the demo is healthy: no skipped slots, invalid candidates, retries or drifted collations"
+KEPT_UP = "the exporter keeps up with the demo's files: nothing unread, rotated, late or unidentified"
+NO_CACHE = "the demo's rows carry no storage stat cache use (0 entries; the hit ratio is 0/0)"
+EXPECTED_ZERO: dict[str, str] = {
+    "Skip ratio": HEALTHY,
+    "Skipped slots per second": HEALTHY,
+    "Invalid blocks": HEALTHY,
+    "Invalid candidates": HEALTHY,
+    "Collation retries per second": HEALTHY,
+    "Rejected lines": NO_REJECTS,
+    "External messages per second": QUIET,
+    "Collated data size estimate": "estimated_collated_data is 0 in the demo's rows",
+    "Block limit categories": QUIET,
+    "Limit log hits by kind": QUIET,
+    "Queue limit reached fraction": QUIET,
+    "Collate storage stat cache (count)": NO_CACHE,
+    "Collate storage stat cache (cells)": NO_CACHE,
+    "Validate storage stat cache (count)": NO_CACHE,
+    "Validate storage stat cache (cells)": NO_CACHE,
+    "Storage stat cache hit ratio": NO_CACHE,
+    "Files: bytes not read yet": KEPT_UP,
+    "Tail lag": KEPT_UP,
+    "Rotations and truncations": KEPT_UP,
+    "Unidentified consensus sessions": KEPT_UP,
+    "Late records": KEPT_UP,
+}
+# Parts of queries (metrics, matchers) that are 0 on the demo inside panels that otherwise draw something.
+EXPECTED_ZERO_PARTS: dict[str, str] = {
+    "tonex_consensus_skipped_slots_total": HEALTHY,
+    "tonex_consensus_drifted_collations_total": HEALTHY,
+    "tonex_consensus_unfinished_collations_total": HEALTHY,
+    "tonex_consensus_unexpected_leader_collations_total": HEALTHY,
+    "tonex_consensus_empty_candidates_total": "the demo's leaders never propose an empty candidate",
+    'agg="min"': "the least of a window is 0 on the quiet demo (a block without queued messages)",
+    "no_prefix|bad_benchmark": NO_REJECTS,
+    'type="consensus.stats.id"': "one event per session: none may start in the few minutes the test looks at",
+}
+# Single queries that return no series on the demo data, and why.
 EXPECTED_EMPTY_QUERIES: dict[str, str] = {
     **{q.rendered(): NO_REJECTS for q in node.PANELS[-1].queries},
     **{q.rendered(): NO_REJECTS for q in health.PANELS[3].queries},
@@ -193,10 +234,12 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
     tmp = tmp_path_factory.mktemp("dashboards")
     demo = ExporterProcess(tmp, ["demo", "--history", "180", "--dir", str(tmp / "replay")])
     # The demo has no text logs: a second exporter reads the SYNTHETIC sample under the demo's run.
+    # The text logs and the engine stand-in keep moving (replayed), so that their rates are not 0.
+    replayer = TextLogReplayer(FIXTURES / "text-logs", tmp / "text-logs")
     text_logs = ExporterProcess(
-        tmp, ["serve", "--from-start", "--run", "demo", "--text-log", str(FIXTURES / "text-logs" / "node*" / "log*")]
+        tmp, ["serve", "--from-start", "--run", "demo", "--text-log", str(tmp / "text-logs" / "node*" / "log*")]
     )
-    engine = StaticMetricsServer((FIXTURES / "engine-metrics.txt").read_bytes())
+    engine = ReplayedMetricsServer((FIXTURES / "engine-metrics.txt").read_bytes())
     engine_job = (
         "  - job_name: ton-engine\n    static_configs:\n"
         f"      - targets: ['{engine.address}']\n        labels: {{node: node1}}\n"
@@ -216,11 +259,16 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
         wait_until(lambda: prometheus.query("rate(tonex_accepted_blocks_total[1m]) > 0"), 60, "two samples to rate")
         wait_until(lambda: prometheus.query("workchain:tonex_accepted_blocks:max_rate1m"), 60, "recorded rates")
         wait_until(lambda: prometheus.query("node_workchain:tonex_collation_total_seconds:p95_rate5m"), 60, "rules")
+        wait_until(lambda: prometheus.query("rate(tonex_text_log_lines_total[1m]) > 0"), 60, "text-log rates")
+        own = 'rate(tonex_consensus_collations_total{node="node1", workchain="-1"}[1m]) > 0'
+        wait_until(lambda: prometheus.query(own), 90, "an own masterchain collation of node1 (the consensus view)")
+        wait_until(lambda: prometheus.query("rate(ton_received_total[1m]) > 0"), 60, "engine rates")
         yield prometheus
     finally:
         prometheus.stop()
         engine.stop()
         text_logs.stop()
+        replayer.stop()
         demo.stop()
 
 
@@ -245,6 +293,27 @@ MAY_NOT_VARY = {"code": "an HTTP status: only 200 on the demo, an error code app
 
 def legend_labels(target: dict[str, Any]) -> set[str]:
     return set(re.findall(r"\{\{\s*(\w+)\s*\}\}", target["legendFormat"]))
+
+
+def numbers(series: dict[str, Any]) -> list[float]:
+    samples = series["values"] if "values" in series else [series["value"]]
+    return [float(v) for _, v in samples]
+
+
+def check_values(panel: dict[str, Any], results: list[tuple[dict[str, Any], list[Any]]]) -> None:
+    """Data that is there is drawn: every series has finite values (not only NaN), and every query has a non-zero
+    one, unless the panel or the query is expected to be zero on the demo (and the table says why)."""
+    for target, result in results:
+        values = [v for s in result for v in numbers(s)]
+        if panel["title"] in EXPECTED_ZERO:
+            assert not any(v for v in values if math.isfinite(v)), (
+                f"{panel['title']} has data: drop it from EXPECTED_ZERO"
+            )
+        if not result or panel["title"] in EXPECTED_ZERO or any(m in target["expr"] for m in EXPECTED_ZERO_PARTS):
+            continue
+        for series in result:
+            assert any(math.isfinite(v) for v in numbers(series)), f"{panel['title']}: only NaN in {series['metric']}"
+        assert any(math.isfinite(v) and v != 0 for v in values), f"{panel['title']}: all zero: {target['expr']}"
 
 
 def check_readable(dashboard: Any, panel: dict[str, Any], results: list[tuple[dict[str, Any], list[Any]]]) -> None:
@@ -286,3 +355,4 @@ def test_every_query_returns_series(live_prometheus: PrometheusServer, dashboard
         else:
             assert answer["data"]["result"], f"{panel['title']}: no series for {expr}"
     check_readable(dashboard, panel, results)
+    check_values(panel, results)
