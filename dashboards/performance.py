@@ -44,9 +44,18 @@ def _throughput() -> Row:
             chart(
                 "THR-02",
                 "Transactions per second",
-                (Query(rate("tonex_collated_transactions_total"), "{{workchain}}"),),
+                (
+                    Query(
+                        f"{rate('tonex_collated_transactions_total')} / {rate('tonex_collated_blocks_total')} * "
+                        "max by (workchain) (sum by (workchain, node) "
+                        f"(rate(tonex_accepted_blocks_total{{{select()}}}[$__rate_interval])))",
+                        "{{workchain}}",
+                    ),
+                ),
                 "ops",
-                "Transactions of collated blocks, summed over the collating nodes.",
+                "Transactions of accepted blocks: accepted blocks per second times the transactions per collated "
+                "block (collated candidates that are never accepted, 691 against 599 accepted blocks in 5 minutes "
+                "of the demo, do not count).",
             ),
             chart(
                 "THR-03",

@@ -205,6 +205,16 @@ def test_workchains_are_named_wherever_a_legend_names_them() -> None:
                 assert '"masterchain", "workchain", "-1"' in target["expr"], panel["title"]
 
 
+def test_the_slot_timeline_never_stacks_the_bars_of_different_nodes() -> None:
+    """The timeline's bars stack the parts of one slot; with two nodes they would stack two nodes' slots."""
+    for dashboard, panel in PANELS:
+        stacked_bars = panel["fieldConfig"]["defaults"]["custom"].get("stacking", {}).get("mode") == "normal"
+        if stacked_bars and any("tonex_consensus_timeline" in t["expr"] for t in panel["targets"]):
+            variables = {v["name"]: v for v in dashboard.to_json()["templating"]["list"][1:]}
+            for name in ("node", "workchain"):
+                assert (variables[name]["multi"], variables[name]["includeAll"]) == (False, False), panel["title"]
+
+
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda d: d.uid)
 def test_every_variable_a_query_uses_is_defined(dashboard: Any) -> None:
     model = dashboard.to_json()
@@ -260,8 +270,11 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
         wait_until(lambda: prometheus.query("workchain:tonex_accepted_blocks:max_rate1m"), 60, "recorded rates")
         wait_until(lambda: prometheus.query("node_workchain:tonex_collation_total_seconds:p95_rate5m"), 60, "rules")
         wait_until(lambda: prometheus.query("rate(tonex_text_log_lines_total[1m]) > 0"), 60, "text-log rates")
-        own = 'rate(tonex_consensus_collations_total{node="node1", workchain="-1"}[1m]) > 0'
+        own = 'rate(tonex_consensus_collation_seconds_count{node="node1", workchain="-1"}[1m]) > 0'
         wait_until(lambda: prometheus.query(own), 90, "an own masterchain collation of node1 (the consensus view)")
+        # node1's own collations on both workchains in the last minute: the node dashboard shows node1.
+        both = 'count(rate(tonex_collation_total_seconds_count{node="node1"}[1m]) > 0) == 2'
+        wait_until(lambda: prometheus.query(both), 90, "node1's collations on both workchains")
         wait_until(lambda: prometheus.query("rate(ton_received_total[1m]) > 0"), 60, "engine rates")
         yield prometheus
     finally:
