@@ -73,6 +73,42 @@ BENCHMARKS = (
     ),
 )
 
+TL = "tonex_text_log_"
+
+TIMINGS = (
+    Panel(
+        "Collations and validations per second (text logs)",
+        (
+            Query(_rate(TL + "collation_seconds_count", "workchain, outcome"), "collations {{workchain}} {{outcome}}"),
+            Query(_rate(TL + "validation_seconds_count", "workchain"), "validations {{workchain}}"),
+        ),
+        "ops",
+        "`collation took X s`, `collation failed in X s` and `validation took Xs` lines per second, by workchain of "
+        "the logging actor (collate(wc,shard):seqno, validateblock(wc,shard):seqno).",
+        width=8,
+    ),
+    Panel(
+        "Failed collations by error class",
+        (Query(_rate(TL + "collation_seconds_count", "error", 'outcome="failed"'), "{{error}}"),),
+        "ops",
+        "`collation failed in X s <status>`: a failed collation's only trace (session stats log successes only), by "
+        "the class of the td::Status code (timeout, cancelled, notready, internal for the collator's own negative "
+        "codes, ...); the workchain of the failures is in the panel beside.",
+        width=8,
+    ),
+    Panel(
+        "Collation and validation time p95 (text logs)",
+        (
+            Query(_p95(TL + "collation_seconds", "workchain, outcome"), "collation {{workchain}} {{outcome}}"),
+            Query(_p95(TL + "validation_seconds", "workchain"), "validation {{workchain}}"),
+        ),
+        "s",
+        "95th percentile of the times those lines log (td's perf timer: from the query's start to the candidate, the "
+        "failure or the verdict).",
+        width=8,
+    ),
+)
+
 LINES = (
     Panel(
         "Log lines per second by level",
@@ -125,5 +161,9 @@ DASHBOARD = Dashboard(
     description="From the engines' td text logs (--text-log): block and candidate (de)compression benchmarks, and "
     "log lines by level and source file.",
     variables=(RUN, NODE),
-    rows=(Row("Broadcast benchmarks", BENCHMARKS), Row("Log lines", LINES)),
+    rows=(
+        Row("Broadcast benchmarks", BENCHMARKS),
+        Row("Collation and validation lines", TIMINGS),
+        Row("Log lines", LINES),
+    ),
 )
