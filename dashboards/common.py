@@ -1,6 +1,6 @@
 """Pieces every dashboard shares: variables, label selectors, query shapes."""
 
-from dashboards.model import Query, Variable
+from dashboards.model import Annotation, Query, Variable
 
 RUN = Variable("run", "Run", "label_values(tonex_node_info, run)", multi=False, include_all=False)
 NODE = Variable("node", "Node", 'label_values(tonex_node_info{run=~"$run"}, node)')
@@ -58,3 +58,19 @@ def window_amm(
         "M": Query(f'max by ({by}) ({family}{{{matchers}, agg="max"}})', f"max {named}".strip()),
     }
     return tuple(queries[a] for a in aggs)
+
+
+# Run start and end (the run series' values are Unix times) and the start of each consensus session (a
+# consensus.stats.id event, the first batch of a session): where a change in the charts usually comes from.
+ANNOTATIONS = (
+    Annotation(
+        "Run start", 'tonex_run_start_timestamp_seconds{run=~"$run"} * 1000', "green", "run {{run}} starts", True
+    ),
+    Annotation("Run end", 'tonex_run_end_timestamp_seconds{run=~"$run"} * 1000', "red", "run {{run}} ends", True),
+    Annotation(
+        "Consensus session",
+        'sum by (node) (increase(tonex_consensus_events_total{run=~"$run", type="consensus.stats.id"}[1m])) > 0',
+        "purple",
+        "new consensus session on {{node}}",
+    ),
+)

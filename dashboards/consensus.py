@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from dashboards.common import ONE_NODE, ONE_WORKCHAIN, RUN, SELECT, quantile, rate
+from dashboards.common import ANNOTATIONS, ONE_NODE, ONE_WORKCHAIN, RUN, SELECT, quantile, rate
 from dashboards.model import Dashboard, Panel, Query, Row
 
 PARTS = (("collate", "blue"), ("notarize", "orange"), ("finalize", "green"), ("accept", "purple"))
@@ -114,6 +114,7 @@ DASHBOARD = Dashboard(
     folder="TON",
     description="The consensus explorer's view from consensus.stats.events: slot timelines, phase durations, "
     "slot counts, and in central mode the network's weighted 2/3 phases.",
+    annotations=ANNOTATIONS,
     variables=(RUN, ONE_NODE, ONE_WORKCHAIN),
     rows=(
         Row("Slot timeline", (_timeline_bars(), _newest_slots_table())),

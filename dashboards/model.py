@@ -188,6 +188,42 @@ DATASOURCE_VARIABLE: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class Annotation:
+    """A Prometheus annotation query. With `value_is_time` the sample's value is the event's Unix time in
+    milliseconds (run start and end); otherwise an annotation marks where the query has a series."""
+
+    name: str
+    expr: str
+    color: str
+    title: str
+    value_is_time: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "datasource": DATASOURCE,
+            "enable": True,
+            "iconColor": self.color,
+            "expr": self.expr,
+            "step": "60s",
+            "titleFormat": self.title,
+            "useValueForTime": self.value_is_time,
+            "tagKeys": "run,node",
+        }
+
+
+BUILT_IN_ANNOTATION: dict[str, Any] = {
+    "builtIn": 1,
+    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+    "enable": True,
+    "hide": True,
+    "iconColor": "rgba(0, 211, 255, 1)",
+    "name": "Annotations & Alerts",
+    "type": "dashboard",
+}
+
+
+@dataclass(frozen=True)
 class Dashboard:
     uid: str
     title: str
@@ -198,6 +234,7 @@ class Dashboard:
     tags: tuple[str, ...] = ("ton",)
     time_from: str = "now-30m"
     links: tuple[dict[str, Any], ...] = ()
+    annotations: tuple[Annotation, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         panels: list[dict[str, Any]] = []
@@ -234,7 +271,7 @@ class Dashboard:
             "version": 1,
             "time": {"from": self.time_from, "to": "now"},
             "templating": {"list": [DATASOURCE_VARIABLE, *(v.to_json() for v in self.variables)]},
-            "annotations": {"list": []},
+            "annotations": {"list": [BUILT_IN_ANNOTATION, *(a.to_json() for a in self.annotations)]},
             "links": list(self.links),
             "panels": panels,
         }

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from dashboards.common import MASTER, RUN, SHARDS, WORKCHAIN, quantile, rate, window_amm
+from dashboards.common import ANNOTATIONS, MASTER, RUN, SHARDS, WORKCHAIN, quantile, rate, window_amm
 from dashboards.model import Dashboard, Panel, Query, Row, Variable
 
 NODE = Variable("node", "Node", 'label_values(tonex_node_info{run=~"$run"}, node)', multi=False, include_all=False)
@@ -110,6 +110,7 @@ DASHBOARD = Dashboard(
     folder="TON",
     description="Everything about one node: throughput, collation and validation times by stage, consensus "
     "phases, and the state of its files.",
+    annotations=ANNOTATIONS,
     variables=(RUN, NODE, WORKCHAIN),
     rows=(Row("Node", PANELS[:5]), Row("Time by stage", PANELS[5:9]), Row("Consensus and files", PANELS[9:])),
 )

@@ -2,7 +2,19 @@
 stat cache), from session stats. 60 s window charts use the window gauges (avg/min/max of the newest complete window,
 as the stat-visualizer stored them); rates and quantiles use the counters and histograms."""
 
-from dashboards.common import MASTER, NODE, RUN, SHARDS, WORKCHAIN, quantile, rate, select, window_amm, window_avg
+from dashboards.common import (
+    ANNOTATIONS,
+    MASTER,
+    NODE,
+    RUN,
+    SHARDS,
+    WORKCHAIN,
+    quantile,
+    rate,
+    select,
+    window_amm,
+    window_avg,
+)
 from dashboards.model import Dashboard, Panel, Query, Row
 
 W = "tonex_window_"
@@ -511,6 +523,7 @@ DASHBOARD = Dashboard(
     folder="TON",
     description="The stat-visualizer's charts, live: throughput, block sizes, message queues, collation and "
     "validation time stacks, storage stat cache. Window charts show the newest complete 60 s window of event time.",
+    annotations=ANNOTATIONS,
     variables=(RUN, NODE, WORKCHAIN),
     rows=(_throughput(), _block(), _queues(), _collation(), _validation(), _storage()),
 )

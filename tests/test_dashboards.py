@@ -369,3 +369,27 @@ def test_every_query_returns_series(live_prometheus: PrometheusServer, dashboard
             assert answer["data"]["result"], f"{panel['title']}: no series for {expr}"
     check_readable(dashboard, panel, results)
     check_values(panel, results)
+
+
+ANNOTATED = [d for d in DASHBOARDS if d.annotations]
+
+
+def test_the_performance_consensus_and_node_dashboards_carry_the_annotations() -> None:
+    assert {d.uid for d in ANNOTATED} == {"ton-performance", "ton-consensus", "ton-node"}
+    for dashboard in ANNOTATED:
+        names = [a["name"] for a in dashboard.to_json()["annotations"]["list"][1:]]
+        assert names == ["Run start", "Run end", "Consensus session"]
+
+
+@pytest.mark.parametrize("dashboard", ANNOTATED, ids=lambda d: d.uid)
+def test_annotation_queries_run_and_the_run_start_is_the_run_s_time(
+    live_prometheus: PrometheusServer, dashboard: Any
+) -> None:
+    run_start = live_prometheus.values('tonex_run_start_timestamp_seconds{run="demo"}')[""]
+    for annotation in dashboard.to_json()["annotations"]["list"][1:]:
+        result = live_prometheus.query(substitute(annotation["expr"], dashboard))
+        if annotation["name"] == "Run start":
+            assert [float(r["value"][1]) for r in result] == [run_start * 1000]
+            assert annotation["useValueForTime"] is True
+        if annotation["name"] == "Run end":
+            assert result == [], "the demo's run never ends"
