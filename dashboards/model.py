@@ -31,6 +31,8 @@ class Query:
         }
         if self.table:
             target["format"] = "table"
+        if not self.instant and EXEMPLARS.search(self.expr):
+            target["exemplar"] = True  # the slowest block of each bucket, drawn as points beside the quantile
         if self.interval or WINDOW_GAUGE.search(self.expr):
             target["interval"] = self.interval or WINDOW
         return target
@@ -46,6 +48,8 @@ class Query:
         return shows and not self.expr.rstrip().endswith("]") and "workchain" in self.expr
 
 
+# Histograms whose buckets carry exemplars naming a block (aggregation/block_groups.py: EXEMPLAR_COLUMNS).
+EXEMPLARS = re.compile(r"\btonex_(?:collation|validation)_total_seconds_bucket\b")
 # A window gauge shows one 60 s window for 60 s; sampled once per step, a 24 h range would skip most windows and
 # their spikes. Every window gauge is read through an _over_time of the step ($__interval, at least one window).
 WINDOW = "1m"
