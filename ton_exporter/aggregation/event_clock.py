@@ -37,6 +37,9 @@ class EventClock:
             self.newest = t
             self._newest_seen_at = self._wall()
 
+    def wall(self) -> float:
+        return self._wall()
+
     def now(self) -> float:
         """The node's event clock: newest event time plus the wall time since it was read."""
         return self.newest + (self._wall() - self._newest_seen_at)

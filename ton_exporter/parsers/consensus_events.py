@@ -7,7 +7,8 @@ each event is then checked on its own, so one malformed event costs only itself.
 import math
 from typing import Any, NamedTuple
 
-from ton_exporter.parsers.session_stats import RecordError, shard_hex, workchain_label
+from ton_exporter.parsers.errors import RecordError
+from ton_exporter.parsers.shard_ids import DEFAULT_RULES, ShardRules
 
 SESSION_ID = "consensus.stats.id"
 COLLATE_STARTED = "consensus.stats.collateStarted"
@@ -93,26 +94,36 @@ def vote_type(event: dict[str, Any]) -> str:
     return VOTE_TYPES.get(kind, UNKNOWN) if isinstance(kind, str) else UNKNOWN
 
 
-def session(event: dict[str, Any]) -> Session:
-    """The session identity in a `consensus.stats.id` event; EventError if it is malformed."""
+def session(event: dict[str, Any], rules: ShardRules = DEFAULT_RULES) -> Session:
+    """The session identity in a `consensus.stats.id` event: EventError if it is malformed (the session stays
+    unidentified), RecordError(bad_workchain | bad_shard) if its workchain or shard may not become a label (the
+    whole batch is rejected, shard_ids.py)."""
     try:
-        return Session(
-            workchain_label(event["workchain"]),
-            shard_hex(event["shard"]),
+        workchain, shard = rules.labels(event["workchain"], event["shard"])
+        found = Session(
+            workchain,
+            shard,
             int(event["idx"]),
             int(event["total_validators"]),
             int(event.get("weight", 0)),
             int(event.get("total_weight", 0)),
             int(event.get("slots_per_leader_window", 0)),
         )
-    except (KeyError, TypeError, ValueError, RecordError):
+    except RecordError as e:
+        if e.reason == "bad_field":
+            raise EventError("bad_session_id") from None
+        raise
+    except (KeyError, TypeError, ValueError):
         raise EventError("bad_session_id") from None
+    if not -1 <= found.idx < found.total_validators:  # idx is a label value (leader_idx): -1 = observer
+        raise EventError("bad_session_id")
+    return found
 
 
-def find_session(events: list[Any]) -> Session | None:
+def find_session(events: list[Any], rules: ShardRules = DEFAULT_RULES) -> Session | None:
     """The identity from the `consensus.stats.id` event of a batch, if it has one."""
     for item in events:
         event = item.get("event") if isinstance(item, dict) else None
         if isinstance(event, dict) and event.get("@type") == SESSION_ID:
-            return session(event)
+            return session(event, rules)
     return None

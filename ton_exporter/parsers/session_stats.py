@@ -10,7 +10,8 @@ Encoding rules (ton-formats.md §0, §2): int64 values arrive as strings; a key 
 NaN (absent, never zero); the -1.0 "not measured" sentinels are kept here and skipped by the aggregation.
 
 A row without its identity (block id, event time, total times) raises `RecordError("missing_field")`; a value of
-the wrong JSON type raises `RecordError("bad_field")`. Either way the line is rejected as a whole and counted.
+the wrong JSON type raises `RecordError("bad_field")`; a workchain or shard id that may not become a label value
+raises `bad_workchain` or `bad_shard` (shard_ids.py). Either way the line is rejected as a whole and counted.
 
 Each kind has two readers: a fast one for records of the current engine's exact shape (a handful of C-level
 calls, no per-field Python code), and a general one for anything else (older releases, missing keys, malformed
@@ -20,23 +21,15 @@ tests check that both agree on every real line.
 
 import math
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
+from ton_exporter.parsers.errors import RecordError
+from ton_exporter.parsers.shard_ids import DEFAULT_RULES, ShardRules
 from ton_exporter.parsers.work_time import COLLATION, VALIDATION, WorkTimeFormat
 
 NAN = math.nan
 _EMPTY: dict[str, Any] = {}
-
-
-class RecordError(Exception):
-    """A record that cannot be used. `reason` is a bounded label value for the rejects counter."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class BlockRow(NamedTuple):
@@ -161,24 +154,6 @@ LIMIT_LOG_KINDS: tuple[str, ...] = (
 )
 
 
-@lru_cache(maxsize=1024)
-def shard_hex(shard: object) -> str:
-    """TON prints a shard as `%016X` of its unsigned 64-bit value: `-9223372036854775808` -> `8000000000000000`."""
-    if isinstance(shard, bool) or not isinstance(shard, int | str):
-        raise RecordError("bad_field", f"shard {shard!r}")
-    try:
-        return f"{int(shard) & 0xFFFFFFFFFFFFFFFF:016X}"
-    except ValueError:
-        raise RecordError("bad_field", f"shard {shard!r}") from None
-
-
-@lru_cache(maxsize=64)
-def workchain_label(workchain: object) -> str:
-    if type(workchain) is not int:
-        raise RecordError("bad_field", f"workchain {workchain!r}")
-    return str(workchain)
-
-
 def event_time(value: object, field: str) -> float:
     if type(value) is not float and type(value) is not int:
         raise RecordError("bad_field", f"{field} {value!r:.40}")
@@ -188,7 +163,7 @@ def event_time(value: object, field: str) -> float:
     return t
 
 
-def _block_identity(record: dict[str, Any], time_field: str) -> tuple[float, str, str]:
+def _block_identity(record: dict[str, Any], time_field: str, rules: ShardRules) -> tuple[float, str, str]:
     try:
         block_id = record["block_id"]
         workchain, shard = block_id["workchain"], block_id["shard"]
@@ -196,7 +171,8 @@ def _block_identity(record: dict[str, Any], time_field: str) -> tuple[float, str
         record["total_time"], record["work_time"], record["cpu_work_time"]
     except (KeyError, TypeError) as e:
         raise RecordError("missing_field", f"block_id, {time_field} or a time: {e}") from None
-    return event_time(t, time_field), workchain_label(workchain), shard_hex(shard)
+    t = event_time(t, time_field)
+    return (t, *rules.labels(workchain, shard))
 
 
 def _checked(values: tuple[Any, ...], record: str) -> tuple[float, ...]:
@@ -280,8 +256,10 @@ def _limit_log(text: object) -> list[str]:
     return kinds
 
 
-def collated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
-    t, workchain, shard = _block_identity(record, "collated_at")
+def collated_row_general(
+    record: dict[str, Any], embedded: Embedded = _NO_SINK, rules: ShardRules = DEFAULT_RULES
+) -> BlockRow:
+    t, workchain, shard = _block_identity(record, "collated_at", rules)
     get = record.get
     limits = get("block_limits") or _EMPTY
     stats = get("block_stats") or _EMPTY
@@ -308,8 +286,10 @@ def collated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) 
     )
 
 
-def validated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
-    t, workchain, shard = _block_identity(record, "validated_at")
+def validated_row_general(
+    record: dict[str, Any], embedded: Embedded = _NO_SINK, rules: ShardRules = DEFAULT_RULES
+) -> BlockRow:
+    t, workchain, shard = _block_identity(record, "validated_at", rules)
     valid = record.get("valid")
     if type(valid) is not bool:
         raise RecordError("missing_field" if valid is None else "bad_field", f"valid {valid!r:.40}")
@@ -330,7 +310,6 @@ def validated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK)
 # --- the fast readers
 
 _new_row = tuple.__new__
-_labels_cache: dict[tuple[Any, Any], tuple[str, str]] = {}
 _neighbor_fields = itemgetter("processed_msgs", "skipped_msgs", "limit_reached", "msg_limit")
 _collated_top = itemgetter(*_COLLATED_TOP.keys)
 _limits = itemgetter(*_LIMITS.keys)
@@ -354,20 +333,9 @@ def _decimal_strings(strings: tuple[Any, ...]) -> tuple[Any, ...]:
     return strings
 
 
-def _labels(workchain: Any, shard: Any) -> tuple[str, str]:
-    key = (workchain, shard)
-    labels = _labels_cache.get(key)
-    if labels is None:
-        labels = (workchain_label(workchain), shard_hex(shard))
-        if len(_labels_cache) < 4096:
-            _labels_cache[key] = labels
-    return labels
-
-
-def _fast_collated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None) -> BlockRow:
+def _fast_collated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None, rules: ShardRules) -> BlockRow:
     block_id = record["block_id"]
-    key = (block_id["workchain"], block_id["shard"])
-    workchain, shard = _labels_cache.get(key) or _labels(*key)
+    workchain, shard = rules.labels(block_id["workchain"], block_id["shard"])
     t = record["collated_at"]
     perflog = record["time_stats"]
     if type(t) is not float or not 0 < t < math.inf or type(perflog) is not str:
@@ -404,10 +372,11 @@ def _fast_collated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | 
     return _new_row(BlockRow, (t, workchain, shard, values, real, cpu, perflog, applied, limit_log, origin, seqno))
 
 
-def _fast_validated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None) -> BlockRow:
+def _fast_validated(
+    record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None, rules: ShardRules
+) -> BlockRow:
     block_id = record["block_id"]
-    key = (block_id["workchain"], block_id["shard"])
-    workchain, shard = _labels_cache.get(key) or _labels(*key)
+    workchain, shard = rules.labels(block_id["workchain"], block_id["shard"])
     t = record["validated_at"]
     perflog = record["time_stats"]
     valid = record["valid"]
@@ -425,15 +394,19 @@ def _fast_validated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] |
 _SURPRISES = (KeyError, TypeError, ValueError, AttributeError, RecordError, _IrregularError)
 
 
-def collated_row(record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0) -> BlockRow:
+def collated_row(
+    record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0, rules: ShardRules = DEFAULT_RULES
+) -> BlockRow:
     try:
-        return _fast_collated(record, None if sink is None else (sink, offset))
+        return _fast_collated(record, None if sink is None else (sink, offset), rules)
     except _SURPRISES:
-        return collated_row_general(record, Embedded(sink, offset))
+        return collated_row_general(record, Embedded(sink, offset), rules)
 
 
-def validated_row(record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0) -> BlockRow:
+def validated_row(
+    record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0, rules: ShardRules = DEFAULT_RULES
+) -> BlockRow:
     try:
-        return _fast_validated(record, None if sink is None else (sink, offset))
+        return _fast_validated(record, None if sink is None else (sink, offset), rules)
     except _SURPRISES:
-        return validated_row_general(record, Embedded(sink, offset))
+        return validated_row_general(record, Embedded(sink, offset), rules)
