@@ -6,6 +6,7 @@ shares no code with the exporter's slot model (aggregation/slots.py).
 """
 
 import copy
+import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -33,7 +34,7 @@ def continuing_records(repetitions: int) -> dict[str, list[tuple[float, dict[str
     continuation = Continuation.of((r for node in bundled.values() for r in node), run_period(bundled))
     out: dict[str, list[tuple[float, dict[str, Any]]]] = {}
     for node, records in bundled.items():
-        lines = []
+        lines: list[tuple[float, dict[str, Any]]] = []
         for k in range(repetitions):
             repeated = [continuation.apply(copy.deepcopy(r), k) for r in records]
             lines.extend(zip(write_times(repeated), repeated, strict=True))
@@ -146,7 +147,7 @@ def phase_values(count: NodeCount, workchain: str, phase: str) -> list[float]:
         return out
     if phase == "finalization_interval":
         finals = [e["certObserved:finalize"] for _, e in slots if "certObserved:finalize" in e]
-        return [b - a for a, b in zip(finals, finals[1:], strict=False) if b > a]
+        return [b - a for a, b in itertools.pairwise(finals) if b > a]
     first, second = PHASES[phase]
     return [e[second] - e[first] for _, e in slots if first in e and second in e and e[second] >= e[first]]
 

@@ -165,7 +165,7 @@ class ConsensusState:
         for session_id in list(self.models):
             model = self.models[session_id]
             model.retire(now, everything)
-            if not model.slots and not model.collate_starts:
+            if not model.slots:
                 del self.models[session_id]
         if self.network is not None:
             self.network.advance(self, now, everything)

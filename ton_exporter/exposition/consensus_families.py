@@ -27,7 +27,7 @@ AGGS = ("avg", "min", "max", "sum")
 TIMELINE_PARTS = ("collate", "notarize", "finalize", "accept")
 
 PHASE_HELP = {
-    "collation": "Own collations: collateStarted to collateFinished.",
+    "collation": "Own collations: collateStarted to collateFinished (or collatedEmpty) of the same target slot.",
     "validation": "validationStarted to validationFinished.",
     "received_to_validated": "candidateReceived to validationFinished.",
     "notarize_vote": "candidateReceived to this node's notarize vote.",
@@ -50,9 +50,12 @@ COUNTERS = {
     ),
     "unfinished_collations": (
         "consensus_unfinished_collations",
-        "collateStarted without a collateFinished (by the next start or when the slot retired).",
+        "Own collations started (collateStarted) whose slot retired without a collateFinished or collatedEmpty.",
     ),
-    "drifted_collations": ("consensus_drifted_collations", "Collations that finished in another slot than started."),
+    "drifted_collations": (
+        "consensus_drifted_collations",
+        "Own collations whose candidate is of another slot than their target slot (collateFinished id.slot).",
+    ),
 }
 
 
@@ -169,7 +172,7 @@ def _slot_counts(groups: list[Group]) -> Iterator[Metric]:
         yield window
     collations = CounterMetricFamily(
         f"{NS}_consensus_collations",
-        "Own collations (collateFinished), by the collator's validator index.",
+        "Own collations finished (collateFinished or collatedEmpty), by the collator's validator index.",
         labels=[*BASE_LABELS, "leader_idx"],
     )
     for labels, group, _ in groups:

@@ -80,9 +80,7 @@ class Continuation:
             if key in record:
                 record[key] = round(record[key] + shift, 6)
         if "events" in record:
-            record["events"] = [
-                item for item in record["events"] if item["event"].get("@type") != SESSION_ID_EVENT
-            ]
+            record["events"] = [item for item in record["events"] if item["event"].get("@type") != SESSION_ID_EVENT]
             for item in record["events"]:
                 item["ts"] = round(item["ts"] + shift, 6)
                 _shift_ids(item["event"], repetition * self.slots, repetition * self.seqnos)
@@ -95,10 +93,7 @@ def _max_slot(node: Any) -> int:
     found = -1
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in SLOT_KEYS and type(value) is int:
-                found = max(found, value)
-            else:
-                found = max(found, _max_slot(value))
+            found = max(found, value if key in SLOT_KEYS and type(value) is int else _max_slot(value))
     elif isinstance(node, list):
         for value in node:
             found = max(found, _max_slot(value))
