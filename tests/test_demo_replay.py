@@ -17,11 +17,8 @@ from ton_exporter.sources.replay import Replay, load_bundled
 LOOPS = 4
 NODES = ("node1", "node2")
 # Every consensus counter and histogram count; each loop adds what the real files give.
-PHASE_COUNTS = tuple(
-    f"tonex_consensus_{phase}_seconds_count"
-    for phase in ("collation", "validation", "received_to_validated", "notarize_vote", "finalize_vote")
-    + ("notarization", "finalization", "accept", "slot")
-)
+PHASES = "collation validation received_to_validated notarize_vote finalize_vote notarization finalization accept slot"
+PHASE_COUNTS = tuple(f"tonex_consensus_{phase}_seconds_count" for phase in PHASES.split())
 PER_LOOP = (
     "tonex_consensus_events_total",
     "tonex_consensus_slots_total",
