@@ -171,3 +171,53 @@ def rows(records: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 def times(record: dict[str, Any]) -> list[float]:
     return event_times(record)
+
+
+# --- window figures, counted from the raw records
+
+
+def _in(window: int, t: float) -> bool:
+    return window <= t < window + 60
+
+
+def _aggs(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {"avg": sum(values) / len(values), "min": min(values), "max": max(values), "sum": sum(values)}
+
+
+def window_figures(records: list[dict[str, Any]], workchain: str, window: int) -> dict[tuple[str, str], float]:
+    """(family, agg or "") -> the value its window gauge must show for `window`, for one node and workchain."""
+    wc = int(workchain)
+    collated = [r for r in rows(records, "validatorStats.collatedBlock") if r["block_id"]["workchain"] == wc]
+    validated = [r for r in rows(records, "validatorStats.validatedBlock") if r["block_id"]["workchain"] == wc]
+    collated = [r for r in collated if _in(window, r["collated_at"])]
+    validated = [r for r in validated if _in(window, r["validated_at"])]
+    out: dict[tuple[str, str], float] = {
+        ("tonex_window_collated_blocks", ""): len(collated),
+        ("tonex_window_validated_blocks", "valid"): sum(1 for r in validated if r["valid"]),
+        ("tonex_window_collation_total_observations", ""): len(collated),
+        ("tonex_window_validation_total_observations", ""): len(validated),
+    }
+    for agg, v in _aggs([r["total_time"] for r in collated]).items():
+        out[("tonex_window_collation_total_seconds", agg)] = v
+    for agg, v in _aggs([r["total_time"] for r in validated]).items():
+        out[("tonex_window_validation_total_seconds", agg)] = v
+    count = count_node(records)
+    slots = [e for _, e in count.per_workchain(workchain)]
+    for name, key in (
+        ("tonex_window_consensus_slots", "candidateReceived"),
+        ("tonex_window_consensus_finalized_slots", "certObserved:finalize"),
+        ("tonex_window_accepted_blocks", "blockAccepted"),
+    ):
+        out[(name, "")] = sum(1 for e in slots if key in e and _in(window, e[key]))
+    out[("tonex_window_consensus_unfinished_collations", "")] = sum(
+        1 for e in slots if "collateStarted" in e and "collateFinished" not in e and _in(window, e["collateStarted"])
+    )
+    for phase in ("notarization", "collation", "accept"):
+        first, second = PHASES[phase]
+        values = [e[second] - e[first] for e in slots if first in e and second in e and _in(window, e[second])]
+        out[(f"tonex_window_consensus_{phase}_observations", "")] = len(values)
+        for agg, v in _aggs(values).items():
+            out[(f"tonex_window_consensus_{phase}_seconds", agg)] = v
+    return out

@@ -6,6 +6,7 @@ The wall clock of the live exporter follows the event time of the writes (a Fake
 minutes is replayed in a moment with the timing the exporter would see.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tests.live_session import (
     engine_writes,
     phase_values,
     slot_counts,
+    window_figures,
     write_files,
 )
 from tests.metrics_text import Samples, scrape, total, value
@@ -43,7 +45,10 @@ def read_at_once(tmp_path: Path, repetitions: int) -> Samples:
     return scrape(exporter.registry)
 
 
-def read_live(tmp_path: Path, repetitions: int, every: float | None) -> Samples:
+def read_live(
+    tmp_path: Path, repetitions: int, every: float | None, check: Callable[[Samples], None] | None = None
+) -> Samples:
+    """Append the writes as the wall clock reaches them; scrape after each (and `check` the scrape)."""
     writes = engine_writes(repetitions, every)
     paths = write_files(tmp_path / "live", [])
     wall = FakeWall()
@@ -53,7 +58,10 @@ def read_live(tmp_path: Path, repetitions: int, every: float | None) -> Samples:
         wall.now = start + write.due
         append(paths, write)
         exporter.poll_once()
-        list(exporter.registry.collect())  # a scrape in between (it retires slots) changes nothing
+        if check is None:
+            list(exporter.registry.collect())  # a scrape in between (it retires slots) changes nothing
+        else:
+            check(scrape(exporter.registry))
     wall.now += 100
     exporter.poll_once()
     return scrape(exporter.registry)
@@ -126,3 +134,51 @@ def test_a_repetition_counts_what_the_run_alone_counts(batch: Samples, tmp_path:
             assert total(batch, name, node=node) == REPETITIONS * total(once, name, node=node), (name, node)
     assert value(batch, "tonex_consensus_unfinished_collations_total", node="node1", workchain="0") == REPETITIONS
     assert total(batch, "tonex_consensus_collations_total", node="node1", workchain="0") == 14 * REPETITIONS
+
+
+WINDOW_START = "tonex_window_start_timestamp_seconds"
+
+
+class WindowChecker:
+    """Checks every window a scrape shows against the raw records: each gauge shows its window whole."""
+
+    def __init__(self, repetitions: int) -> None:
+        self.records = {node: [r for _, r in lines] for node, lines in continuing_records(repetitions).items()}
+        self.shown: set[tuple[str, int]] = set()
+        self.expected: dict[tuple[str, str, int], dict[tuple[str, str], float]] = {}
+
+    def __call__(self, samples: Samples) -> None:
+        for node in NODES:
+            starts = [v for (n, ls), v in samples.items() if n == WINDOW_START and ("node", node) in ls]
+            if not starts:
+                continue  # no event read for it yet
+            window = int(starts[0])
+            self.shown.add((node, window))
+            for workchain in ("-1", "0"):
+                key = (node, workchain, window)
+                if key not in self.expected:
+                    self.expected[key] = window_figures(self.records[node], workchain, window)
+                labels = {"node": node, "workchain": workchain}
+                for (name, agg), expected in self.expected[key].items():
+                    extra = {} if not agg else {"result": agg} if name.endswith("_blocks") else {"agg": agg}
+                    shown = total(samples, name, **labels, **extra)
+                    assert shown == pytest.approx(expected, rel=1e-9, abs=1e-12), (name, agg, key)
+
+
+def test_window_gauges_show_each_window_whole_live_and_after_reading_at_once(tmp_path: Path) -> None:
+    repetitions = 12  # 2.6 min of events: two whole windows and the ones around them
+    live = WindowChecker(repetitions)
+    read_live(tmp_path, repetitions, 13.0 / 4, live)
+    assert len({w for _, w in live.shown}) >= 3
+    busy = [k for k, figures in live.expected.items() if figures[("tonex_window_collated_blocks", "")] > 0]
+    assert len(busy) >= 8  # windows with blocks were shown, for both nodes and workchains
+
+    paths = write_files(tmp_path / "batch", engine_writes(repetitions, every=None))
+    wall = FakeWall()
+    exporter = exporter_for(paths, wall)
+    exporter.poll_once()
+    batch = WindowChecker(repetitions)
+    for _ in range(12):  # the clock runs on from the newest event: the last windows complete one by one
+        batch(scrape(exporter.registry))
+        wall.now += 10
+    assert {w for _, w in batch.shown} & {w for _, w in live.shown}
