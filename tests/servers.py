@@ -84,7 +84,12 @@ class ExporterProcess(Process):
 
 class PrometheusServer(Process):
     def __init__(
-        self, tmp: Path, targets: list[str], rule_files: list[Path] | None = None, extra_config: str = ""
+        self,
+        tmp: Path,
+        targets: list[str],
+        rule_files: list[Path] | None = None,
+        extra_config: str = "",
+        flags: tuple[str, ...] = (),
     ) -> None:
         binary = require_binary("prometheus")
         self.port = free_port()
@@ -107,6 +112,7 @@ class PrometheusServer(Process):
                 f"--storage.tsdb.path={directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
+                *flags,
             ],
             directory / "prometheus.log",
         )

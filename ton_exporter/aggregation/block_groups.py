@@ -6,7 +6,7 @@ cumulative totals when a scrape asks for them, a window is forgotten, or enough 
 statistics only for the window a scrape shows. NaN means "no value" and is skipped everywhere.
 """
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,6 +78,12 @@ class WindowBuffer:
     folded: int = 0
 
 
+# The latency columns whose histogram buckets carry an exemplar naming the slowest block in them.
+EXEMPLAR_COLUMNS = ("total_time",)
+Exemplar = tuple[float, str, float]
+"""(seconds, the block as workchain:shard:seqno, its event time)"""
+
+
 @dataclass(slots=True)
 class WindowStats:
     rows: int
@@ -95,6 +101,11 @@ class BlockGroup:
         self.sum: dict[str, float] = dict.fromkeys(layout.summed, 0.0)
         self.buckets = {name: [0] * (len(bounds) + 1) for name, bounds in layout.buckets.items()}
         self.categories: dict[str, Counter[int]] = {name: Counter() for name in layout.categorical}
+        # Per bucket of a latency histogram, the slowest block that fell in it: (seconds, "wc:shard:seqno", time).
+        # OpenMetrics exemplars; not saved across restarts (they name blocks, not totals).
+        self.exemplars: dict[str, list[Exemplar | None]] = {
+            name: [None] * (len(layout.buckets[name]) + 1) for name in EXEMPLAR_COLUMNS if name in layout.buckets
+        }
         self.limit_hits: Counter[str] = Counter()
         self.windows: dict[int, WindowBuffer] = {}
         self._late = WindowBuffer()  # rows for no window: folded, then dropped
@@ -132,6 +143,20 @@ class BlockGroup:
         columns = self.layout.build(rows)
         for name in self.layout.summed:
             self._fold_column(name, columns[name])
+        for name, slowest in self.exemplars.items():
+            self._fold_exemplars(name, columns[name], rows, slowest)
+
+    def _fold_exemplars(
+        self, name: str, column: Sequence[float], rows: list[BlockRow], slowest: "list[Exemplar | None]"
+    ) -> None:
+        bounds = self.layout.buckets[name]
+        for value, row in zip(column, rows, strict=True):
+            if value != value or row.seqno is None:
+                continue
+            k = bisect_left(bounds, value)
+            kept = slowest[k]
+            if kept is None or value > kept[0]:
+                slowest[k] = (value, f"{row.workchain}:{row.shard}:{row.seqno}", row.time)
 
     def _fold_column(self, name: str, column: Sequence[float]) -> None:
         total = sum(column)

@@ -21,6 +21,15 @@ BYTES_BUCKETS: tuple[float, ...] = tuple(float(2**k) for k in range(10, 24))
 # compressed_size / original_size: 1 without compression, about 0.3-0.7 with it.
 RATIO_BUCKETS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25)
 
+# A collation takes milliseconds on the masterchain and ~0.4 s on the basechain (it waits for external messages);
+# a validation up to a few tenths; seconds are a stall worth seeing.
+TIMING_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+TimingKey = tuple[str, str, str, str]
+"""(side, workchain, outcome, error) of a collation/validation timing line (parsers/timing_lines.py)."""
+
 BenchmarkKey = tuple[str, str, str]
 """(op, called_from, compression) label values."""
 
@@ -55,6 +64,13 @@ class TextLogState:
         self.lines: Counter[tuple[str, str]] = Counter()  # (level, component)
         self.continuations = 0
         self.benchmarks: dict[BenchmarkKey, BenchmarkSeries] = {}
+        self.timings: dict[TimingKey, Distribution] = {}
+
+    def timing(self, key: TimingKey) -> Distribution:
+        distribution = self.timings.get(key)
+        if distribution is None:
+            distribution = self.timings[key] = Distribution(TIMING_BUCKETS)
+        return distribution
 
     def series(self, key: BenchmarkKey) -> BenchmarkSeries:
         series = self.benchmarks.get(key)
@@ -67,6 +83,7 @@ class TextLogState:
             "lines": [[level, component, n] for (level, component), n in self.lines.items()],
             "continuations": self.continuations,
             "benchmarks": [[*key, series.to_json()] for key, series in self.benchmarks.items()],
+            "timings": [[*key, distribution.to_json()] for key, distribution in self.timings.items()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -75,3 +92,5 @@ class TextLogState:
         self.continuations += int(data["continuations"])
         for op, called_from, compression, series in data["benchmarks"]:
             self.series((str(op), str(called_from), str(compression))).restore(series)
+        for side, workchain, outcome, error, distribution in data.get("timings", []):  # absent before issue 18
+            self.timing((str(side), str(workchain), str(outcome), str(error))).restore(distribution)
