@@ -33,7 +33,9 @@ def linear(start: float, stop: float, step: float) -> tuple[float, ...]:
     return tuple(round(start + k * step, 9) for k in range(n + 1))
 
 
-def layout(scale: tuple[float, ...], grid: tuple[float, ...] = (), *, above: tuple[float, ...] = ()) -> tuple[float, ...]:
+def layout(
+    scale: tuple[float, ...], grid: tuple[float, ...] = (), *, above: tuple[float, ...] = ()
+) -> tuple[float, ...]:
     """`scale`, with `grid` in place of its bounds within the grid's range, and the coarse bounds `above`."""
     kept = [b for b in scale if not (grid and grid[0] <= b <= grid[-1])]
     return tuple(sorted({*kept, *grid, *above}))

@@ -6,7 +6,6 @@ from typing import Any
 from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
 
 
-
 class Distribution:
     __slots__ = ("bounds", "count", "counts", "sum")
 
