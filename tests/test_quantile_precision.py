@@ -74,11 +74,11 @@ class SwitchedMetricsServer:
 
 def text_logs(directory: Path, copies: int) -> str:
     """The SYNTHETIC text-log sample, each file `copies` times over (a node that logged on); its glob."""
-    for path in TEXT_LOGS.glob("node*/log"):
+    for path in TEXT_LOGS.glob("node*/log*"):
         target = directory / path.relative_to(TEXT_LOGS)
-        target.parent.mkdir(parents=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes() * copies)
-    return str(directory / "node*" / "log")
+    return str(directory / "node*" / "log*")
 
 
 def exposition(tmp: Path, repetitions: int, copies: int) -> tuple[bytes, Exporter]:
@@ -222,7 +222,7 @@ def text_log_values(measure: str, labels: dict[str, str]) -> list[float]:
     """The text-log lines' seconds read between the two expositions (LATER_COPIES of the sample), by a regex of
     this test's own over the raw files."""
     out = []
-    for path in TEXT_LOGS.glob("node*/log"):
+    for path in TEXT_LOGS.glob("node*/log*"):
         for line in ANSI.sub(b"", path.read_bytes()).split(b"\n"):
             if measure == "broadcast_benchmark" and (found := BENCHMARK.search(line)):
                 if labels["op"] == found.group(1).decode():
