@@ -5,9 +5,9 @@ quantile can be off by up to that bucket's width. Coarse 1-2.5-5 buckets put 0.4
 p95 read 0.49 whatever happened. Here the range where the values lie on a test network gets 16 buckets per decade
 (neighbours 1.155x apart, rounded to three significant digits): on the real data every quantile a panel draws
 from a histogram is then within 10% of the exact quantile of the same values (tests/test_quantile_precision.py);
-ten per decade left 13-16% on p95 of two nodes' 13 s. The rest of the scale, which only an outlier or a loaded
-devnet reaches, gets a few coarse buckets so that it still shows. Values that cluster around one figure get a
-finer grid there:
+ten per decade left the masterchain's slot end-to-end p95 12.9% off. The rest of the scale, which only an
+outlier or a loaded devnet reaches, gets a few coarse buckets so that it still shows. Values that cluster around
+one figure get a finer grid there:
 
 * block and phase latencies cluster at the slot time (0.4 s): a basechain collation waits about a slot for
   external messages, and a slot's end-to-end time is about a slot when it waits for its collation;
