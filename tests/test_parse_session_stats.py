@@ -14,11 +14,11 @@ import pytest
 from tests.conftest import real_lines
 from ton_exporter.aggregation.columns import Columns, collated_columns, validated_columns
 from ton_exporter.parsers import consensus_events, record_types
+from ton_exporter.parsers.errors import RecordError
 from ton_exporter.parsers.perflog import action_durations
 from ton_exporter.parsers.session_stats import (
     COLLATED_RAW,
     VALIDATED_RAW,
-    RecordError,
     collated_row,
     collated_row_general,
     validated_row,

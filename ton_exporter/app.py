@@ -29,6 +29,7 @@ from watchfiles import Change
 from ton_exporter import __version__
 from ton_exporter.aggregation.consensus import ConsensusGroup
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS, EventClock
+from ton_exporter.aggregation.limits import DEFAULT_LIMITS, Limits
 from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.checkpoint import Checkpoint, StateStore
@@ -105,8 +106,10 @@ class Exporter:
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         state_dir: Path | None = None,
         wall: Callable[[], float] = time.monotonic,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.run = run
+        self.limits = limits
         self.lateness = lateness
         self.wall = wall
         self.current = RunNodes()
@@ -201,7 +204,7 @@ class Exporter:
         node = self.nodes.get(node_name)
         if node is None:
             clock = EventClock(self.lateness, self.wall)
-            node = self.nodes[node_name] = NodeState(node_name, self.run, clock, self.current.network)
+            node = self.nodes[node_name] = NodeState(node_name, self.run, clock, self.current.network, self.limits)
             if self._restored and self._restored_run == self.run and node_name in self._restored.nodes:
                 node.restore(self._restored.nodes[node_name])  # saved counters are those of the saved run
         return node

@@ -14,10 +14,12 @@ import click
 
 from ton_exporter import __version__, logs
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
+from ton_exporter.aggregation.limits import Limits
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
 from ton_exporter.cli_options import logging_options, polling_options
 from ton_exporter.exposition.run_families import RunsCollector
+from ton_exporter.limits_options import limits_options
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
@@ -111,6 +113,7 @@ def cli() -> None:
     help="Directory for the saved state (read positions and counters), so that a restart resumes where the "
     "exporter stopped and every line is counted once. Without it, a restart starts over as --from-start says.",
 )
+@limits_options
 @polling_options("Do not use inotify (watchfiles); poll every --poll-interval instead.")
 @logging_options
 def serve_command(
@@ -123,6 +126,7 @@ def serve_command(
     lateness: float,
     max_line_bytes: int,
     state_dir: Path | None,
+    limits: Limits,
     poll_interval: float,
     no_inotify: bool,
     log_level: str,
@@ -144,6 +148,7 @@ def serve_command(
         lateness=lateness,
         max_line_bytes=max_line_bytes,
         state_dir=state_dir,
+        limits=limits,
     )
     exporter.register_process_collectors()
     _run(serve(exporter, host, port, poll_interval, use_inotify=not no_inotify), listen_address)

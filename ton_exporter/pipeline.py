@@ -13,7 +13,8 @@ import orjson
 from ton_exporter.aggregation.measures import COLLATED, VALIDATED
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.parsers import consensus_events, record_types
-from ton_exporter.parsers.session_stats import RecordError, collated_row, validated_row
+from ton_exporter.parsers.errors import RecordError
+from ton_exporter.parsers.session_stats import collated_row, validated_row
 from ton_exporter.sources.file_stats import FileStats
 
 _loads = orjson.loads
@@ -79,12 +80,12 @@ class SessionStatsPipeline:
             self.stats.reject("bad_field", offset, f"unexpected structure in {record['@type']}")
 
     def _collated(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
-        row = collated_row(record, self.stats, offset)
+        row = collated_row(record, self.stats, offset, self.node.limits.rules)
         self.node.add_block(COLLATED, row, oldest_window)
         return row.time
 
     def _validated(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
-        row = validated_row(record, self.stats, offset)
+        row = validated_row(record, self.stats, offset, self.node.limits.rules)
         self.node.add_block(VALIDATED, row, oldest_window)
         return row.time
 

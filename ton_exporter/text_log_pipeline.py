@@ -26,6 +26,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from ton_exporter.aggregation.node import NodeState
+from ton_exporter.aggregation.series_bounds import OTHER
 from ton_exporter.aggregation.text_log import BenchmarkKey, TextLogState
 from ton_exporter.parsers import broadcast_benchmark as bb
 from ton_exporter.parsers import timing_lines as tl
@@ -43,6 +44,7 @@ from ton_exporter.sources.file_stats import FileStats
 _BENCH_AT_MESSAGE = b"]\t" + bb.MARKER
 _BENCH_KEY = itemgetter(0, 1, 3)  # op, called_from, compression of a `bb.FAST` match
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
+LABEL_CACHE = 4096  # raw (level, file) pairs remembered; a flood of components past it is decoded line by line
 LINE_BY_LINE = 32  # blocks this small that the fast path cannot take are walked line by line
 
 
@@ -64,6 +66,7 @@ class TextLogPipeline:
         dozen lines walked one by one, not a whole block."""
         if not lines:
             return
+        self.node.touch()
         block = b"\n".join(lines)
         if _is_utf8(block) and self._feed_block(block, len(lines)):
             self.stats.lines_parsed += len(lines)
@@ -98,7 +101,11 @@ class TextLogPipeline:
         for pair, n in Counter(pairs).items():
             key = labels.get(pair)
             if key is None:
-                key = labels[pair] = (level_name(int(pair[0])), pair[1].decode())
+                key = self.state.line_key(level_name(int(pair[0])), pair[1].decode())
+                if key[1] != OTHER and len(labels) < LABEL_CACHE:  # past the cap: looked up (and counted) each time
+                    labels[pair] = key
+                elif key[1] == OTHER and self.state.bounds is not None:
+                    self.state.bounds.count_overflow("component", pair[1].decode(), n - 1)
             lines[key] += n
         benchmarks.sort(key=_BENCH_KEY)
         for raw_key, group in groupby(benchmarks, _BENCH_KEY):
@@ -172,7 +179,7 @@ class TextLogPipeline:
                     )
                     continue
             level, time, component = match.group(1, 3, 4)
-            state.lines[(level_name(int(level)), component.decode())] += 1
+            state.lines[state.line_key(level_name(int(level)), component.decode())] += 1
             parsed += 1
             newest = max(newest, parse_timestamp(time))
         stats.lines_parsed += parsed

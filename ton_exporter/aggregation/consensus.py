@@ -17,8 +17,10 @@ from typing import Any
 from ton_exporter.aggregation.buckets import INTERVAL_BUCKETS, LATENCY_BUCKETS
 from ton_exporter.aggregation.distribution import Distribution
 from ton_exporter.aggregation.network import NetworkConsensus
+from ton_exporter.aggregation.series_bounds import OTHER, SeriesBounds
 from ton_exporter.aggregation.slots import PhaseSink, SessionSlots, TimelineEntry
 from ton_exporter.parsers import consensus_events as ce
+from ton_exporter.parsers.shard_ids import DEFAULT_RULES
 
 MAX_SESSIONS = 10_000
 TIMELINE_SLOTS = 64  # the newest retired slots exported as timeline series (see collector.py)
@@ -39,6 +41,7 @@ class ConsensusGroup(PhaseSink):
     phase_windows: dict[int, dict[str, list[float]]] = field(default_factory=dict)
     timeline_ring: deque[TimelineEntry] = field(default_factory=lambda: deque(maxlen=TIMELINE_SLOTS))
     oldest_window: int | None = None  # windows before it are no longer kept (see event_clock.py)
+    bounds: SeriesBounds | None = None  # caps the values of `labelled` (leader_idx); None: unbounded
 
     def observe(self, phase: str, seconds: float, at: float) -> None:
         distribution = self.phases.get(phase)
@@ -58,7 +61,12 @@ class ConsensusGroup(PhaseSink):
 
     def count(self, what: str, at: float, n: int = 1, label: str = "") -> None:
         if label:
-            self.labelled[(what, label)] += n
+            key = (what, label)
+            if key not in self.labelled and self.bounds is not None:
+                if len(self.labelled) >= self.bounds.limits.max_label_values:
+                    self.bounds.count_overflow("leader_idx", label, n)
+                    key = (what, OTHER)
+            self.labelled[key] += n
         else:
             self.counts[what] += n
         window = int(at // 60) * 60
@@ -95,7 +103,8 @@ class ConsensusGroup(PhaseSink):
 
 
 class ConsensusState:
-    def __init__(self, network: NetworkConsensus | None = None) -> None:
+    def __init__(self, network: NetworkConsensus | None = None, bounds: SeriesBounds | None = None) -> None:
+        self.bounds = bounds  # admits (and caps) the groups' keys (series_bounds.py); None: unbounded
         self.sessions: dict[str, ce.Session] = {}
         self.unidentified: set[str] = set()
         self.groups: dict[tuple[str, str], ConsensusGroup] = {}
@@ -106,13 +115,16 @@ class ConsensusState:
     def group(self, key: tuple[str, str]) -> ConsensusGroup:
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = ConsensusGroup()
+            group = self.groups[key] = ConsensusGroup(bounds=self.bounds)
         return group
 
     def add_batch(self, batch: ce.Batch, oldest_window: int | None) -> float:
         """Count one batch and feed its events to the session's slot model; return its newest event time."""
         session = self.sessions.get(batch.session_id) or self._identify(batch)
-        group = self.group((session.workchain, session.shard) if session else (ce.UNKNOWN, ce.UNKNOWN))
+        key = (session.workchain, session.shard) if session else (ce.UNKNOWN, ce.UNKNOWN)
+        if self.bounds is not None:
+            key = self.bounds.admit(key, -math.inf)  # its event time is recorded below, once known
+        group = self.group(key)
         group.oldest_window = oldest_window
         model = self.models.get(batch.session_id)
         if model is None:
@@ -137,7 +149,14 @@ class ConsensusState:
             except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 self.rejected_events["bad_field"] += 1
         group.events.update(types)
+        if self.bounds is not None and newest > -math.inf:
+            self.bounds.admit(key, newest)
         return newest
+
+    def in_use(self, key: tuple[str, str]) -> bool:
+        """A session with open slots still counts into the group of `key`."""
+        group = self.groups.get(key)
+        return group is not None and any(model.sink is group for model in self.models.values())
 
     def _network(self, batch: ce.Batch, session: ce.Session | None) -> Any:
         if self.network is None or session is None:
@@ -146,7 +165,8 @@ class ConsensusState:
 
     def _identify(self, batch: ce.Batch) -> ce.Session | None:
         try:
-            session = ce.find_session(batch.events)
+            rules = self.bounds.limits.rules if self.bounds is not None else DEFAULT_RULES
+            session = ce.find_session(batch.events, rules)  # RecordError(bad_workchain|bad_shard): batch rejected
         except ce.EventError as e:
             self.rejected_events[e.reason] += 1
             session = None

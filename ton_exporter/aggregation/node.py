@@ -47,7 +47,7 @@ class NodeState:
         key = self.bounds.admit((row.workchain, row.shard), row.time)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = BlockGroup(LAYOUTS[source], self.bounds)
+            group = groups[key] = BlockGroup(LAYOUTS[source])
         window = int(row.time // 60) * 60
         if oldest_window is not None and window < oldest_window:
             self.late_records += 1
@@ -140,7 +140,7 @@ class NodeState:
         for source, groups in data["blocks"].items():
             for entry in groups:
                 key = (str(entry["workchain"]), str(entry["shard"]))
-                group = self.blocks[source].setdefault(key, BlockGroup(LAYOUTS[source], self.bounds))
+                group = self.blocks[source].setdefault(key, BlockGroup(LAYOUTS[source]))
                 group.restore(entry)
         self.consensus.restore(data["consensus"])
         if "text_log" in data:  # absent in checkpoints written before text logs were read

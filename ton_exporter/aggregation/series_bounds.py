@@ -21,6 +21,7 @@ from ton_exporter.aggregation.limits import Limits
 log = logging.getLogger("ton_exporter.limits")
 
 OVERFLOW = "overflow"
+OTHER = "other"
 UNKNOWN = "unknown"
 OVERFLOW_LABELS = ("shard", "component", "leader_idx")
 """Labels whose values past the cap are counted in tonex_series_overflow_total (time_stats actions, shown only in

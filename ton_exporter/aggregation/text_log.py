@@ -11,6 +11,7 @@ from typing import Any
 
 from ton_exporter.aggregation.buckets import BROADCAST_SECONDS_BUCKETS, TIMING_BUCKETS
 from ton_exporter.aggregation.distribution import Distribution
+from ton_exporter.aggregation.series_bounds import OTHER, SeriesBounds
 
 # Broadcasts range from a few KiB (an empty masterchain block) to a few MiB (a full shard block with proofs).
 BYTES_BUCKETS: tuple[float, ...] = tuple(float(2**k) for k in range(10, 24))
@@ -51,11 +52,24 @@ class BenchmarkSeries:
 
 
 class TextLogState:
-    def __init__(self) -> None:
+    def __init__(self, bounds: SeriesBounds | None = None) -> None:
+        self.bounds = bounds  # caps the components (series_bounds.py); None: unbounded
         self.lines: Counter[tuple[str, str]] = Counter()  # (level, component)
+        self.components: set[str] = set()
         self.continuations = 0
         self.benchmarks: dict[BenchmarkKey, BenchmarkSeries] = {}
         self.timings: dict[TimingKey, Distribution] = {}
+
+    def line_key(self, level: str, component: str) -> tuple[str, str]:
+        """The (level, component) a line is counted under: past the cap of distinct components, component="other"
+        (each such line counted in the node's overflow, series_bounds.py)."""
+        if component not in self.components:
+            bounds = self.bounds
+            if bounds is not None and len(self.components) >= bounds.limits.max_label_values:
+                bounds.count_overflow("component", component)
+                return (level, OTHER)
+            self.components.add(component)
+        return (level, component)
 
     def timing(self, key: TimingKey) -> Distribution:
         distribution = self.timings.get(key)
@@ -80,6 +94,7 @@ class TextLogState:
     def restore(self, data: dict[str, Any]) -> None:
         for level, component, n in data["lines"]:
             self.lines[(str(level), str(component))] += int(n)
+            self.components.add(str(component))
         self.continuations += int(data["continuations"])
         for op, called_from, compression, series in data["benchmarks"]:
             self.series((str(op), str(called_from), str(compression))).restore(series)

@@ -18,6 +18,7 @@ from ton_exporter.exposition.block_families import block_families
 from ton_exporter.exposition.consensus_families import consensus_families, consensus_node_families, network_families
 from ton_exporter.exposition.names import NAMESPACE
 from ton_exporter.exposition.self_families import (
+    bounds_families,
     file_families,
     pattern_families,
     state_families,
@@ -62,12 +63,14 @@ class ExporterCollector(Collector):
         for node in nodes:
             node.flush()
         self._settle()  # the network view, from the slots the flushes retired
-        yield from block_families(nodes)
-        yield from consensus_families(nodes)
-        yield from consensus_node_families(current)
+        active = [node for node in nodes if not node.idle()]  # idle nodes' data series leave (series_bounds.py)
+        yield from block_families(active)
+        yield from consensus_families(active)
+        yield from consensus_node_families([node for node in current if not node.idle()])
         yield from network_families(self._networks())
-        yield from text_log_families(nodes)
+        yield from text_log_families(active)
         yield from window_clock_families(current, nodes)
+        yield from bounds_families(current)
         yield from file_families(self._files())
         if self._state is not None:
             yield from state_families(self._state)

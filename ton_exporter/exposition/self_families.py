@@ -5,6 +5,7 @@ from collections.abc import Iterator, Sequence
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ton_exporter.aggregation.node import NodeState
+from ton_exporter.aggregation.series_bounds import OVERFLOW_LABELS, RETIRED_KINDS
 from ton_exporter.checkpoint import StateStore
 from ton_exporter.exposition.names import NAMESPACE
 from ton_exporter.parsers import record_types
@@ -22,6 +23,8 @@ REJECT_REASONS = (
     "unknown_type",
     "missing_field",
     "bad_field",
+    "bad_workchain",
+    "bad_shard",
     "oversize_line",
     "bad_gzip",
 )
@@ -61,6 +64,47 @@ def window_clock_families(nodes: Sequence[NodeState], every_run: Sequence[NodeSt
     yield start
     yield late
     yield info
+
+
+def bounds_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
+    """What the label bounds did per node (docs/series-bounds.md); exported from zero, idle nodes included."""
+    groups = GaugeMetricFamily(
+        f"{NS}_series_groups",
+        "Live (workchain, shard) groups of the node (overflow and unknown included); new shards past the cap "
+        'count under shard="overflow".',
+        labels=["node"],
+    )
+    overflow = CounterMetricFamily(
+        f"{NS}_series_overflow",
+        'Records of a label value past the node\'s cap, counted under shard="overflow" or component="other".',
+        labels=["node", "label"],
+    )
+    retired_groups = CounterMetricFamily(
+        f"{NS}_series_retired_groups",
+        "(workchain, shard) groups that left /metrics after the idle timeout without data.",
+        labels=["node"],
+    )
+    retired = CounterMetricFamily(
+        f"{NS}_retired_blocks",
+        "Blocks counted by groups that have left /metrics: add them to the live series for all-time totals.",
+        labels=["node", "run", "workchain", "kind"],
+    )
+    idle = GaugeMetricFamily(
+        f"{NS}_node_idle",
+        "1 if no line of the node was read for the idle timeout (its data series have left /metrics), else 0.",
+        labels=["node"],
+    )
+    for node in nodes:
+        bounds = node.bounds
+        groups.add_metric([node.name], len(bounds.live))
+        for label in OVERFLOW_LABELS:
+            overflow.add_metric([node.name, label], bounds.overflow[label])
+        retired_groups.add_metric([node.name], bounds.retired_groups)
+        for workchain in sorted({wc for wc, _ in bounds.retired}):
+            for kind in RETIRED_KINDS:
+                retired.add_metric([node.name, node.run, workchain, kind], bounds.retired[(workchain, kind)])
+        idle.add_metric([node.name], 1 if node.idle() else 0)
+    yield from (groups, overflow, retired_groups, retired, idle)
 
 
 def pattern_families(matched: dict[str, int]) -> Iterator[Metric]:

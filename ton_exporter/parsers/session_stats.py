@@ -372,9 +372,7 @@ def _fast_collated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | 
     return _new_row(BlockRow, (t, workchain, shard, values, real, cpu, perflog, applied, limit_log, origin, seqno))
 
 
-def _fast_validated(
-    record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None, rules: ShardRules
-) -> BlockRow:
+def _fast_validated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None, rules: ShardRules) -> BlockRow:
     block_id = record["block_id"]
     workchain, shard = rules.labels(block_id["workchain"], block_id["shard"])
     t = record["validated_at"]
