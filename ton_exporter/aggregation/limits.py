@@ -6,8 +6,9 @@
 * shard depth 8 (256 shards per workchain): TON's format allows prefixes of up to 60 bits, but networks split a
   workchain into a handful of shards (a 4-bit prefix, 16 shards, is the most reported so far); 8 leaves room
   and still rejects the random 64-bit value a corrupt line carries (depth ~63);
-* 64 (workchain, shard) groups per node: the masterchain and a basechain of 32 shards, with both the parent and
-  the children of every shard live while a split or merge is younger than the idle timeout;
+* 32 (workchain, shard) groups per node: the masterchain and a basechain of 16 shards, plus the parents or
+  children of a wave of splits or merges younger than the idle timeout. A group costs ~580 series and ~5 ms of
+  scrape (docs/series-bounds.md, measured), so 32 groups are ~19,000 series and ~160 ms; set 16 for < 100 ms;
 * 256 values per node of each other label taken from the data (a text log's component, a time_stats action, a
   consensus validator index): a build logs from about a hundred source files;
 * 10 minutes idle before a group or node leaves /metrics: well above a scrape interval (15 s), the window
@@ -21,7 +22,7 @@ from ton_exporter.parsers.shard_ids import TON_MAX_DEPTH, ShardRules
 
 DEFAULT_WORKCHAINS = (-1, 0)
 DEFAULT_MAX_SHARD_DEPTH = 8
-DEFAULT_MAX_SHARDS_PER_NODE = 64
+DEFAULT_MAX_SHARDS_PER_NODE = 32
 DEFAULT_MAX_LABEL_VALUES = 256
 DEFAULT_IDLE_TIMEOUT_SECONDS = 600.0
 

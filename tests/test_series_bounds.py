@@ -1,0 +1,140 @@
+"""Bounded series (issue 19, docs/series-bounds.md): label values from the data are checked, capped per node, and
+the groups of shards that stopped producing leave /metrics without losing a block from the totals.
+
+Inputs are SYNTHETIC (bench/shards.py): the real collatedBlock template with generated block ids.
+"""
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+
+from bench import shards
+from tests.conftest import FakeWall
+from tests.metrics_text import Samples, parse, total, value
+from ton_exporter.aggregation.limits import DEFAULT_MAX_SHARDS_PER_NODE, Limits
+from ton_exporter.app import Exporter
+from ton_exporter.sources.discovery import SourcePattern
+
+
+def read(path: Path, limits: Limits = Limits(), wall: FakeWall | None = None) -> tuple[Exporter, str]:
+    exporter = Exporter([SourcePattern(str(path), "n1")], from_start=True, wall=wall or FakeWall(), limits=limits)
+    exporter.poll_once()
+    return exporter, generate_latest(exporter.registry).decode()
+
+
+def shard_values(samples: Samples) -> set[tuple[str, str]]:
+    return {
+        (labels["workchain"], labels["shard"])
+        for (_, ls), _v in samples.items()
+        if "shard" in (labels := dict(ls)) and "workchain" in labels
+    }
+
+
+def series_count(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def all_time_blocks(samples: Samples, workchain: str | None = None) -> float:
+    """Live collated-block series plus the retired totals: what a dashboard's all-time sum shows."""
+    where = {} if workchain is None else {"workchain": workchain}
+    return total(samples, "tonex_collated_blocks_total", **where) + total(
+        samples, "tonex_retired_blocks_total", kind="collated", **where
+    )
+
+
+def test_three_thousand_random_shard_ids_are_rejected_by_reason_and_export_no_series_of_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = shards.random_shard_lines(3000)
+    path = shards.write_lines(tmp_path / "session-stats.log", ids)
+    with caplog.at_level(logging.INFO):
+        _, text = read(path)
+    samples = parse(text)
+    wrong_workchain = sum(1 for wc, _ in ids if wc not in (-1, 0))
+    rejected = {
+        reason: value(samples, "tonex_source_lines_rejected_total", reason=reason)
+        for reason in ("bad_workchain", "bad_shard")
+    }
+    assert rejected == {"bad_workchain": wrong_workchain, "bad_shard": len(ids) - wrong_workchain}
+    assert shard_values(samples) == set()  # not one random id became a label value
+    assert value(samples, "tonex_source_lines_parsed_total") == 0
+    assert len(text) < 60_000, "a scrape of a few hundred series, not a million"
+    assert sum(1 for r in caplog.records if "rejected" in r.getMessage()) <= 2 * 2, "logged once per reason"
+
+
+def test_three_thousand_valid_random_shards_stay_under_the_cap_and_every_block_is_counted(tmp_path: Path) -> None:
+    ids = shards.shallow_shard_lines(3000)
+    assert len(set(ids)) > 2 * DEFAULT_MAX_SHARDS_PER_NODE
+    path = shards.write_lines(tmp_path / "session-stats.log", ids, every=0.01)  # 30 s: no group goes idle
+    _, text = read(path)
+    samples = parse(text)
+    exported = shard_values(samples)
+    assert len(exported - {("0", "overflow")}) == DEFAULT_MAX_SHARDS_PER_NODE
+    assert ("0", "overflow") in exported
+    first_seen = list(dict.fromkeys(ids))  # the cap admits shards in the order they first appear
+    past_cap = sum(1 for i in ids if i not in set(first_seen[:DEFAULT_MAX_SHARDS_PER_NODE]))
+    assert value(samples, "tonex_series_overflow_total", label="shard") == past_cap
+    assert value(samples, "tonex_collated_blocks_total", shard="overflow") == past_cap
+    assert all_time_blocks(samples) == len(ids)
+    assert value(samples, "tonex_series_groups") == DEFAULT_MAX_SHARDS_PER_NODE + 1
+    one = shards.write_lines(tmp_path / "one-shard.log", ids[:1])
+    series_of_one_group = series_count(read(one)[1])
+    assert series_count(text) <= (DEFAULT_MAX_SHARDS_PER_NODE + 1) * series_of_one_group
+
+
+def test_a_day_of_splits_and_merges_keeps_the_series_bounded_and_counts_every_block(tmp_path: Path) -> None:
+    """Read as a node writes it: hour by hour. Only the shards of the last idle timeout are exported, never more
+    than a cap far below the day's distinct shards, and live + retired equals the blocks written per workchain."""
+    blocks = list(shards.split_merge_day(block_every=180.0))
+    distinct = {(wc, s) for _, wc, s in blocks}
+    limits = Limits(max_shards_per_node=24)
+    assert len(distinct) > limits.max_shards_per_node  # without retirement the cap would overflow
+    path = tmp_path / "session-stats.log"
+    path.touch()
+    wall = FakeWall()
+    exporter = Exporter([SourcePattern(str(path), "n1")], from_start=True, wall=wall, limits=limits)
+    template = shards._template()
+    hour = 0
+    most = 0
+    for t0 in range(0, 86_400, 3600):
+        chunk = [b for b in blocks if t0 <= b[0] - shards.START < t0 + 3600]
+        with open(path, "ab") as out:
+            for seqno, (t, wc, s) in enumerate(chunk, hour * 100_000):
+                out.write(shards.block_line(template, wc, s, seqno, t) + b"\n")
+        exporter.poll_once()
+        samples = parse(generate_latest(exporter.registry).decode())
+        most = max(most, len(shard_values(samples)))
+        hour += 1
+    newest = blocks[-1][0]
+    recent = {(str(wc), f"{s:016X}") for t, wc, s in blocks if t >= newest - limits.idle_timeout}
+    assert shard_values(samples) == recent
+    assert most <= limits.max_shards_per_node
+    assert value(samples, "tonex_series_overflow_total", label="shard") == 0
+    written = Counter(str(wc) for _, wc, _ in blocks)
+    for workchain, n in written.items():
+        assert all_time_blocks(samples, workchain) == n
+    # a shard that merged away and split back later retires once per absence
+    assert value(samples, "tonex_series_retired_groups_total") >= len(distinct) - len(recent)
+
+
+def test_an_idle_node_leaves_metrics_and_comes_back_continuing(tmp_path: Path) -> None:
+    ids = [(0, shards.ROOT)] * 5
+    path = shards.write_lines(tmp_path / "session-stats.log", ids)
+    wall = FakeWall()
+    exporter, text = read(path, wall=wall)
+    assert value(parse(text), "tonex_collated_blocks_total") == 5
+    wall.now += Limits().idle_timeout + 1
+    samples = parse(generate_latest(exporter.registry).decode())
+    assert total(samples, "tonex_collated_blocks_total") == 0 and shard_values(samples) == set()
+    assert value(samples, "tonex_node_idle") == 1
+    assert value(samples, "tonex_source_lines_parsed_total") == 5  # the file's own series stay
+    template = shards._template()
+    with open(path, "ab") as out:
+        out.write(shards.block_line(template, 0, shards.ROOT, 6, shards.START + 10) + b"\n")
+    exporter.poll_once()
+    samples = parse(generate_latest(exporter.registry).decode())
+    assert value(samples, "tonex_collated_blocks_total") == 6
+    assert value(samples, "tonex_node_idle") == 0
