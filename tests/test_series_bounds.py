@@ -5,6 +5,7 @@ Inputs are SYNTHETIC (bench/shards.py): the real collatedBlock template with gen
 """
 
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -14,12 +15,13 @@ from prometheus_client import generate_latest
 from bench import shards
 from tests.conftest import FakeWall
 from tests.metrics_text import Samples, parse, total, value
-from ton_exporter.aggregation.limits import DEFAULT_MAX_SHARDS_PER_NODE, Limits
+from ton_exporter.aggregation.limits import DEFAULT_LIMITS, DEFAULT_MAX_SHARDS_PER_NODE, Limits
 from ton_exporter.app import Exporter
+from ton_exporter.parsers.errors import RecordError
 from ton_exporter.sources.discovery import SourcePattern
 
 
-def read(path: Path, limits: Limits = Limits(), wall: FakeWall | None = None) -> tuple[Exporter, str]:
+def read(path: Path, limits: Limits = DEFAULT_LIMITS, wall: FakeWall | None = None) -> tuple[Exporter, str]:
     exporter = Exporter([SourcePattern(str(path), "n1")], from_start=True, wall=wall or FakeWall(), limits=limits)
     exporter.poll_once()
     return exporter, generate_latest(exporter.registry).decode()
@@ -31,6 +33,9 @@ def shard_values(samples: Samples) -> set[tuple[str, str]]:
         for (_, ls), _v in samples.items()
         if "shard" in (labels := dict(ls)) and "workchain" in labels
     }
+
+
+GROUP_LABELS = re.compile(r'shard="([^"]*)",workchain="([^"]*)"')  # labels are written sorted
 
 
 def series_count(text: str) -> int:
@@ -97,21 +102,19 @@ def test_a_day_of_splits_and_merges_keeps_the_series_bounded_and_counts_every_bl
     wall = FakeWall()
     exporter = Exporter([SourcePattern(str(path), "n1")], from_start=True, wall=wall, limits=limits)
     template = shards._template()
-    hour = 0
     most = 0
-    for t0 in range(0, 86_400, 3600):
+    for hour, t0 in enumerate(range(0, 86_400, 3600)):
         chunk = [b for b in blocks if t0 <= b[0] - shards.START < t0 + 3600]
         with open(path, "ab") as out:
             for seqno, (t, wc, s) in enumerate(chunk, hour * 100_000):
                 out.write(shards.block_line(template, wc, s, seqno, t) + b"\n")
         exporter.poll_once()
-        samples = parse(generate_latest(exporter.registry).decode())
-        most = max(most, len(shard_values(samples)))
-        hour += 1
+        most = max(most, len(set(GROUP_LABELS.findall(generate_latest(exporter.registry).decode()))))
+    samples = parse(generate_latest(exporter.registry).decode())
     newest = blocks[-1][0]
     recent = {(str(wc), f"{s:016X}") for t, wc, s in blocks if t >= newest - limits.idle_timeout}
     assert shard_values(samples) == recent
-    assert most <= limits.max_shards_per_node
+    assert len(recent) <= most <= limits.max_shards_per_node
     assert value(samples, "tonex_series_overflow_total", label="shard") == 0
     written = Counter(str(wc) for _, wc, _ in blocks)
     for workchain, n in written.items():
@@ -128,7 +131,8 @@ def test_an_idle_node_leaves_metrics_and_comes_back_continuing(tmp_path: Path) -
     assert value(parse(text), "tonex_collated_blocks_total") == 5
     wall.now += Limits().idle_timeout + 1
     samples = parse(generate_latest(exporter.registry).decode())
-    assert total(samples, "tonex_collated_blocks_total") == 0 and shard_values(samples) == set()
+    assert total(samples, "tonex_collated_blocks_total") == 0
+    assert shard_values(samples) == set()
     assert value(samples, "tonex_node_idle") == 1
     assert value(samples, "tonex_source_lines_parsed_total") == 5  # the file's own series stay
     template = shards._template()
@@ -138,3 +142,42 @@ def test_an_idle_node_leaves_metrics_and_comes_back_continuing(tmp_path: Path) -
     samples = parse(generate_latest(exporter.registry).decode())
     assert value(samples, "tonex_collated_blocks_total") == 6
     assert value(samples, "tonex_node_idle") == 0
+
+
+@pytest.mark.parametrize(
+    ("workchain", "shard", "expected"),
+    [
+        (-1, "-9223372036854775808", "8000000000000000"),  # the masterchain, as TON's JSON writes it
+        (0, "4611686018427387904", "4000000000000000"),  # depth 1
+        (0, str(0x0080000000000000), "0080000000000000"),  # depth 8, the deepest accepted by default
+    ],
+)
+def test_shard_prefixes_up_to_the_depth_limit_become_labels(workchain: int, shard: str, expected: str) -> None:
+    assert Limits().rules.labels(workchain, shard) == (str(workchain), expected)
+
+
+@pytest.mark.parametrize(
+    ("workchain", "shard", "reason"),
+    [
+        (5, "-9223372036854775808", "bad_workchain"),
+        (0, "0", "bad_shard"),  # no set bit: no prefix
+        (0, str(0x0040000000000000), "bad_shard"),  # depth 9
+        (0, str(1 << 64), "bad_shard"),  # not a 64-bit value
+        (-1, "4611686018427387904", "bad_shard"),  # the masterchain is never split
+        (0, "x", "bad_field"),
+        ("0", "-9223372036854775808", "bad_field"),
+    ],
+)
+def test_values_that_may_not_become_labels_are_rejected_with_a_reason(
+    workchain: object, shard: str, reason: str
+) -> None:
+    with pytest.raises(RecordError) as rejected:
+        Limits().rules.labels(workchain, shard)
+    assert rejected.value.reason == reason
+
+
+def test_configured_workchains_and_depth_are_what_is_accepted() -> None:
+    rules = Limits(workchains=(0, 5), max_shard_depth=9).rules
+    assert rules.labels(5, str(0x0040000000000000)) == ("5", "0040000000000000")
+    with pytest.raises(RecordError):
+        rules.labels(-1, "-9223372036854775808")

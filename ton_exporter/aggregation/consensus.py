@@ -62,10 +62,10 @@ class ConsensusGroup(PhaseSink):
     def count(self, what: str, at: float, n: int = 1, label: str = "") -> None:
         if label:
             key = (what, label)
-            if key not in self.labelled and self.bounds is not None:
-                if len(self.labelled) >= self.bounds.limits.max_label_values:
-                    self.bounds.count_overflow("leader_idx", label, n)
-                    key = (what, OTHER)
+            bounds = self.bounds
+            if key not in self.labelled and bounds is not None and len(self.labelled) >= bounds.limits.max_label_values:
+                bounds.count_overflow("leader_idx", label, n)
+                key = (what, OTHER)
             self.labelled[key] += n
         else:
             self.counts[what] += n
