@@ -15,6 +15,7 @@ from typing import Any
 from ton_exporter.aggregation.columns import BUILDERS
 from ton_exporter.aggregation.measures import COLUMNS_BY_SOURCE, QUANTILE_AGGS, measures_of
 from ton_exporter.aggregation.quantiles import QUANTILES, quantile
+from ton_exporter.aggregation.series_bounds import ACTIONS_PER_WINDOW, OTHER
 from ton_exporter.parsers.perflog import action_durations
 from ton_exporter.parsers.session_stats import BlockRow
 
@@ -239,8 +240,9 @@ def _sparse(rows: list[BlockRow]) -> dict[str, dict[str, Summary]]:
             per_action = action_durations(row.perflog)
         except ValueError:
             continue  # counted when the line was read
-        for key, v in per_action.items():
-            actions.setdefault(key, []).append(v)
+        for name, v in per_action.items():
+            kept = name in actions or len(actions) < ACTIONS_PER_WINDOW  # a window's actions (series_bounds.py)
+            actions.setdefault(name if capped else OTHER, []).append(v)
     limits = summarize([x for r in rows for x in r.msg_limits])
     hits = Counter(kind for r in rows for kind in r.limit_log)
     return {

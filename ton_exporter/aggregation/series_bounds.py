@@ -22,11 +22,13 @@ log = logging.getLogger("ton_exporter.limits")
 
 OVERFLOW = "overflow"
 OTHER = "other"
+ACTIONS_PER_WINDOW = 64
+"""time_stats action names (normalised, numbers -> N) shown per group and window; a build has about 40."""
 UNKNOWN = "unknown"
 OVERFLOW_LABELS = ("shard", "component", "leader_idx")
 """Labels whose values past the cap are counted in tonex_series_overflow_total (time_stats actions, shown only in
-window gauges, are summed into action="other" and logged once, not counted: a window is computed again as rows
-arrive)."""
+window gauges, are summed into action="other" past ACTIONS_PER_WINDOW, not counted: a window is computed again as
+rows arrive)."""
 RETIRED_KINDS = ("collated", "validated", "invalid", "accepted")
 """Blocks of retired groups: tonex_collated_blocks_total, tonex_validated_blocks_total{result="valid"} and
 {result="invalid"}, tonex_accepted_blocks_total."""
