@@ -242,7 +242,7 @@ def _sparse(rows: list[BlockRow]) -> dict[str, dict[str, Summary]]:
             continue  # counted when the line was read
         for name, v in per_action.items():
             kept = name in actions or len(actions) < ACTIONS_PER_WINDOW  # a window's actions (series_bounds.py)
-            actions.setdefault(name if capped else OTHER, []).append(v)
+            actions.setdefault(name if kept else OTHER, []).append(v)
     limits = summarize([x for r in rows for x in r.msg_limits])
     hits = Counter(kind for r in rows for kind in r.limit_log)
     return {
