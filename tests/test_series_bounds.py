@@ -6,6 +6,7 @@ Inputs are SYNTHETIC (bench/shards.py): the real collatedBlock template with gen
 
 import logging
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,10 +16,14 @@ from prometheus_client import generate_latest
 from bench import shards
 from tests.conftest import FakeWall
 from tests.metrics_text import Samples, parse, total, value
+from ton_exporter.aggregation.event_clock import EventClock
 from ton_exporter.aggregation.limits import DEFAULT_LIMITS, DEFAULT_MAX_SHARDS_PER_NODE, Limits
+from ton_exporter.aggregation.node import NodeState
 from ton_exporter.app import Exporter
 from ton_exporter.parsers.errors import RecordError
 from ton_exporter.sources.discovery import SourcePattern
+from ton_exporter.sources.file_stats import FileStats
+from ton_exporter.text_log_pipeline import TextLogPipeline
 
 
 def read(path: Path, limits: Limits = DEFAULT_LIMITS, wall: FakeWall | None = None) -> tuple[Exporter, str]:
@@ -181,3 +186,25 @@ def test_configured_workchains_and_depth_are_what_is_accepted() -> None:
     assert rules.labels(5, str(0x0040000000000000)) == ("5", "0040000000000000")
     with pytest.raises(RecordError):
         rules.labels(-1, "-9223372036854775808")
+
+
+def test_a_text_log_timing_of_a_workchain_not_allowed_is_rejected_and_costs_no_good_line() -> None:
+    good = b"[ 2][t 1][2026-07-16 10:00:01.0][collator.cpp:6486][!collate(0,8000000000000000):1]\tcollation took 0.5 s"
+    foreign = good.replace(b"collate(0,", b"collate(77,")
+    node = NodeState("n", "r", EventClock(10, time.monotonic))
+    stats = FileStats("f", "n")
+    TextLogPipeline(node, stats).feed(0, [good, foreign, good] * 20)  # long enough for the fast path first
+    assert stats.rejected == {"bad_timing": 20}
+    assert node.text_log.timings[("collation", "0", "ok", "none")].count == 40
+    assert set(node.text_log.timings) == {("collation", "0", "ok", "none")}
+
+
+def test_text_log_components_past_the_cap_are_counted_as_other_and_in_the_overflow() -> None:
+    lines = [f"[ 3][t 1][2026-07-16 10:00:01.0][file{i % 7}.cpp:1]\thello".encode() for i in range(70)]
+    node = NodeState("n", "r", EventClock(10, time.monotonic), limits=Limits(max_label_values=5))
+    TextLogPipeline(node, FileStats("f", "n")).feed(0, lines)
+    by_component = Counter[str]()
+    for (_, component), n in node.text_log.lines.items():
+        by_component[component] += n
+    assert by_component == {**{f"file{i}.cpp": 10 for i in range(5)}, "other": 20}
+    assert node.bounds.overflow["component"] == 20

@@ -94,7 +94,7 @@ class TextLogPipeline:
         if len(timings) != sum(block.count(m) for m in tl.MARKERS):
             return False
         try:
-            parsed = [tl.timing(groups) for groups in timings]
+            parsed = [self._checked(tl.timing(groups)) for groups in timings]
         except tl.TimingError:
             return False
         lines, labels = self.state.lines, self._line_labels
@@ -113,6 +113,13 @@ class TextLogPipeline:
         for timing in parsed:
             self._observe_timing(timing)
         return True
+
+    def _checked(self, timing: tl.Timing) -> tl.Timing:
+        """The timing, if its workchain may become a label (--limits.workchains); else TimingError (bad_timing)."""
+        workchain = timing.workchain
+        if workchain != tl.UNKNOWN_WORKCHAIN and workchain not in self.node.limits.rules.workchain_labels:
+            raise tl.TimingError(f"workchain {workchain[:20]} is not allowed (--limits.workchains)")
+        return timing
 
     def _observe_timing(self, timing: tl.Timing) -> None:
         key = (timing.side, timing.workchain, timing.outcome, timing.error)
@@ -172,7 +179,7 @@ class TextLogPipeline:
                 )
             if tl.is_timing(line):
                 try:
-                    self._observe_timing(tl.parse(line))
+                    self._observe_timing(self._checked(tl.parse(line)))
                 except tl.TimingError as e:
                     stats.reject(
                         "bad_timing", position, f"{e}: {line[message : message + 200].decode(errors='replace')}"

@@ -42,6 +42,7 @@ class ShardRules:
         self.workchains = frozenset(workchains)
         self.max_depth = max_depth
         self._workchain_labels = {wc: str(wc) for wc in self.workchains}
+        self.workchain_labels = frozenset(self._workchain_labels.values())
         self._cache: dict[tuple[object, object], tuple[str, str]] = {}
 
     def labels(self, workchain: object, shard: object) -> tuple[str, str]:

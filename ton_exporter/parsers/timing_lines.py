@@ -43,6 +43,9 @@ class Timing:
     seconds: float
 
 
+UNKNOWN_WORKCHAIN = "unknown"
+
+
 def error_class(code: int) -> str:
     if code < 0:
         return "internal"
@@ -53,7 +56,7 @@ def timing(groups: tuple[bytes | None, ...]) -> Timing:
     """A Timing from the groups of a FAST match."""
     workchain, kind, seconds, code = groups
     name = KINDS[bytes(kind or b"")]
-    wc = workchain.decode() if workchain else "unknown"
+    wc = workchain.decode() if workchain else UNKNOWN_WORKCHAIN
     if name == "failed":
         error = error_class(int(code)) if code else "other"
         return Timing("collation", wc, "failed", error, float(seconds or 0))
