@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import orjson
 import pytest
 from prometheus_client import generate_latest
 
@@ -21,8 +22,10 @@ from ton_exporter.aggregation.limits import DEFAULT_LIMITS, DEFAULT_MAX_SHARDS_P
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.app import Exporter
 from ton_exporter.parsers.errors import RecordError
+from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import FileStats
+from ton_exporter.sources.replay import load_bundled
 from ton_exporter.text_log_pipeline import TextLogPipeline
 
 
@@ -208,3 +211,24 @@ def test_text_log_components_past_the_cap_are_counted_as_other_and_in_the_overfl
         by_component[component] += n
     assert by_component == {**{f"file{i}.cpp": 10 for i in range(5)}, "other": 20}
     assert node.bounds.overflow["component"] == 20
+
+
+@pytest.mark.parametrize(
+    ("workchain", "shard", "reason"), [(77, "-9223372036854775808", "bad_workchain"), (0, "1", "bad_shard")]
+)
+def test_a_consensus_session_of_a_workchain_or_shard_not_allowed_is_rejected_whole(
+    workchain: int, shard: str, reason: str
+) -> None:
+    records = [r for r in load_bundled()["node1"] if r["@type"] == "consensus.stats.events"]
+    first = next(r for r in records if any(e["event"]["@type"] == "consensus.stats.id" for e in r["events"]))
+    hostile = orjson.loads(orjson.dumps(first))
+    hostile["id"] = "another session"
+    identity = next(e["event"] for e in hostile["events"] if e["event"]["@type"] == "consensus.stats.id")
+    identity.update(workchain=workchain, shard=shard)
+    node = NodeState("n", "r", EventClock(10, time.monotonic))
+    stats = FileStats("f", "n")
+    SessionStatsPipeline(node, stats).feed(0, [orjson.dumps(first), orjson.dumps(hostile)])
+    assert stats.rejected == {reason: 1}
+    assert stats.records["consensus.stats.events"] == 1
+    assert set(node.consensus.groups) == {("-1", "8000000000000000")}
+    assert sum(node.consensus.groups[("-1", "8000000000000000")].events.values()) == len(first["events"])

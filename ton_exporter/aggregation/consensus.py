@@ -128,7 +128,9 @@ class ConsensusState:
         group.oldest_window = oldest_window
         model = self.models.get(batch.session_id)
         if model is None:
-            model = self.models[batch.session_id] = SessionSlots(session, group, self._network(batch, session))
+            capped = session is not None and key != (session.workchain, session.shard)  # past the node's cap
+            network = None if capped else self._network(batch, session)  # the network view: real shards only
+            model = self.models[batch.session_id] = SessionSlots(session, group, network)
         types: list[str] = []
         newest = -math.inf
         add = model.add
