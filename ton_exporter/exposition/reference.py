@@ -67,7 +67,7 @@ LABEL_BOUNDS = {
 BOUNDS_HEADER = """
 ## Label bounds
 
-Every label above and how many values it can take (docs/series-bounds.md). Values that come from the data are
+Every label above and how many values it can take ([series-bounds.md](series-bounds.md)). Values that come from the data are
 checked or capped; everything else is a fixed set or set by the operator.
 
 | label | bound |
