@@ -67,8 +67,8 @@ LABEL_BOUNDS = {
 BOUNDS_HEADER = """
 ## Label bounds
 
-Every label above and how many values it can take ([series-bounds.md](series-bounds.md)). Values that come from the data are
-checked or capped; everything else is a fixed set or set by the operator.
+Every label above and how many values it can take ([series-bounds.md](series-bounds.md)). Values that come from
+the data are checked or capped; everything else is a fixed set or set by the operator.
 
 | label | bound |
 |---|---|
