@@ -232,3 +232,22 @@ def test_a_consensus_session_of_a_workchain_or_shard_not_allowed_is_rejected_who
     assert stats.records["consensus.stats.events"] == 1
     assert set(node.consensus.groups) == {("-1", "8000000000000000")}
     assert sum(node.consensus.groups[("-1", "8000000000000000")].events.values()) == len(first["events"])
+
+
+def test_a_checkpoint_keeps_the_live_groups_the_overflow_and_the_retired_totals(tmp_path: Path) -> None:
+    blocks = list(shards.split_merge_day(block_every=600.0))[:400]
+    path = tmp_path / "session-stats.log"
+    template = shards._template()
+    path.write_bytes(b"".join(shards.block_line(template, wc, s, i, t) + b"\n" for i, (t, wc, s) in enumerate(blocks)))
+    limits = Limits(max_shards_per_node=3)
+    before, _ = read(path, limits)
+    node = before.nodes["n1"]
+    assert node.bounds.retired
+    assert node.bounds.overflow["shard"] > 0
+    saved = orjson.loads(orjson.dumps(node.to_json()))
+    after = NodeState("n1", "default", EventClock(10, time.monotonic), limits=limits)
+    after.restore(saved)
+    assert after.bounds.live == node.bounds.live
+    assert after.bounds.retired == node.bounds.retired
+    assert after.bounds.overflow == node.bounds.overflow
+    assert after.bounds.capped == node.bounds.capped
