@@ -19,8 +19,10 @@ from tests.conftest import FakeWall
 from tests.metrics_text import Samples, parse, total, value
 from ton_exporter.aggregation.event_clock import EventClock
 from ton_exporter.aggregation.limits import DEFAULT_LIMITS, DEFAULT_MAX_SHARDS_PER_NODE, Limits
+from ton_exporter.aggregation.network import NetworkSlot
 from ton_exporter.aggregation.node import NodeState
-from ton_exporter.app import Exporter
+from ton_exporter.app import Exporter, RunNodes
+from ton_exporter.parsers.consensus_events import Session
 from ton_exporter.parsers.errors import RecordError
 from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
@@ -251,3 +253,16 @@ def test_a_checkpoint_keeps_the_live_groups_the_overflow_and_the_retired_totals(
     assert after.bounds.retired == node.bounds.retired
     assert after.bounds.overflow == node.bounds.overflow
     assert after.bounds.capped == node.bounds.capped
+
+
+def test_a_network_group_leaves_once_no_node_has_its_shard_live_and_no_slot_is_left() -> None:
+    run = RunNodes()
+    node = run.nodes["n1"] = NodeState("n1", "r", EventClock(10, time.monotonic), run.network)
+    kept, gone, busy = (("0", f"{s:016X}") for s in (shards.ROOT, *shards.children(shards.ROOT)))
+    node.bounds.admit(kept, 100.0)
+    for key in (kept, gone, busy):
+        run.network.session(f"session {key[1]}", Session(*key, 0, 2, 1, 2, 4))
+    run.network.sessions[f"session {busy[1]}"].slots[7] = NetworkSlot()  # a slot still to be measured
+    run.retire_network_groups()
+    assert set(run.network_groups) == {kept, busy}
+    assert set(run.network.sessions) == {f"session {kept[1]}", f"session {busy[1]}"}

@@ -94,6 +94,19 @@ class RunNodes:
         groups = self.network_groups
         self.network = NetworkConsensus(lambda wc, shard: groups.setdefault((wc, shard), ConsensusGroup()))
 
+    def retire_network_groups(self) -> None:
+        """Network groups that no node of the run still has live leave with the nodes' groups (series_bounds.py),
+        once none of their sessions has a slot left to measure; those sessions are forgotten with them."""
+        live = {key for node in self.nodes.values() for key in node.bounds.live}
+        for key in [key for key in self.network_groups if key not in live]:
+            group = self.network_groups[key]
+            sessions = [sid for sid, s in self.network.sessions.items() if s.sink is group]
+            if any(self.network.sessions[sid].slots for sid in sessions):
+                continue
+            for sid in sessions:
+                del self.network.sessions[sid]
+            del self.network_groups[key]
+
 
 class Exporter:
     def __init__(
@@ -227,6 +240,7 @@ class Exporter:
         if not self.reading:
             for run in (self.current, *self.past_runs.values()):
                 run.network.settle()
+                run.retire_network_groups()
 
     async def poll_forever(self, poll_interval: float, use_inotify: bool = True) -> None:
         """Read on every wake-up; look for new files when something other than an open file changed, and every
