@@ -17,6 +17,7 @@ from prometheus_client import generate_latest
 from bench import shards
 from tests.conftest import FakeWall
 from tests.metrics_text import Samples, parse, total, value
+from tests.test_cli import run as cli_run
 from ton_exporter.aggregation.event_clock import EventClock
 from ton_exporter.aggregation.limits import DEFAULT_LIMITS, DEFAULT_MAX_SHARDS_PER_NODE, Limits
 from ton_exporter.aggregation.network import NetworkSlot
@@ -266,3 +267,14 @@ def test_a_network_group_leaves_once_no_node_has_its_shard_live_and_no_slot_is_l
     run.retire_network_groups()
     assert set(run.network_groups) == {kept, busy}
     assert set(run.network.sessions) == {f"session {kept[1]}", f"session {busy[1]}"}
+
+
+def test_serve_takes_the_limits_flags_and_says_what_is_wrong_with_a_bad_one() -> None:
+    help_text = cli_run("serve", "--help").stdout
+    for flag in ("--limits.workchains", "--limits.max-shard-depth", "--limits.max-shards-per-node", "--poll-interval"):
+        assert flag in help_text
+    wrong = cli_run("serve", "--session-logs", "x", "--limits.workchains", "0,basechain")
+    assert wrong.returncode == 2
+    assert "is not a comma-separated list of integers" in wrong.stderr
+    too_deep = cli_run("serve", "--session-logs", "x", "--limits.max-shard-depth", "61")
+    assert too_deep.returncode == 2
