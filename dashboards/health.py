@@ -127,6 +127,23 @@ PANELS = (
         "Records for a 60 s window older than the one shown: counted in every counter, in no window gauge.",
     ),
     Panel(
+        "Live series groups",
+        (Query(f"max by (node) (tonex_series_groups{{{FILES}}})", "{{node}}"),),
+        "short",
+        "(workchain, shard) groups each node exports: at most --limits.max-shards-per-node plus one overflow group "
+        "per workchain. Idle groups leave after --limits.idle-timeout (docs/series-bounds.md).",
+    ),
+    Panel(
+        "Label values past the cap, groups retired",
+        (
+            Query(_rate("tonex_series_overflow_total", "node, label"), "past the cap {{node}} {{label}}"),
+            Query(_rate("tonex_series_retired_groups_total", "node"), "groups retired {{node}}"),
+        ),
+        "ops",
+        "Per second: records counted under an overflow value (shard=overflow, component or leader_idx=other), and "
+        "idle groups retired (their blocks stay in tonex_retired_blocks_total). Both are logged once per node.",
+    ),
+    Panel(
         "Exporter CPU",
         (Query('rate(process_cpu_seconds_total{job="tonex"}[$__rate_interval])', "{{instance}}"),),
         "percentunit",
