@@ -51,3 +51,14 @@ class FakeWall:
 
     def __call__(self) -> float:
         return self.now
+
+
+# Fixtures that start real binaries or processes: a test that uses one is `external` (not in ./dev test --quick)
+# even in a module whose other tests are quick.
+EXTERNAL_FIXTURES = {"live_prometheus"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if EXTERNAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.external)

@@ -34,6 +34,8 @@ from tests.alerting_servers import (
 from tests.conftest import free_port
 from tests.servers import ExporterProcess, StaticMetricsServer, wait_until
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 ENGINE_METRICS = (Path(__file__).parent / "fixtures" / "engine-metrics.txt").read_bytes()
 STALL_WINDOW, STALL_FOR = "10s", "5s"
 STALLED = {"alertname": "TonNodeStatsStalled", "network": "local", "node": "node2", "severity": "warning"}

@@ -21,6 +21,8 @@ from tests.alerting_servers import (
 )
 from tests.servers import wait_until
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 LAG = {
     "alertname": "TonexTailerLagGrowing",
     "network": "devnet",

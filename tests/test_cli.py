@@ -13,6 +13,8 @@ from tests.metrics_text import Samples, parse, total, value
 from tests.servers import ExporterProcess, http_get, wait_until
 from ton_exporter.cli import cli
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -33,6 +33,8 @@ from tests.compose_config import (
 )
 from tests.conftest import require_binary
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 VARIANTS = {"base": [BASE], "victoriametrics": [BASE, VICTORIAMETRICS]}
 VOLUMES = Path("/named-volume")  # where host_path puts named volumes in the static checks
 NATIVE_BINARIES = ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter", "victoria-metrics", "ip")

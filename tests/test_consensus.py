@@ -20,6 +20,8 @@ from tests.servers import ExporterProcess, PrometheusServer, wait_until
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 VOTE = {"consensus.simplex.notarizeVote": "notarize", "consensus.simplex.finalizeVote": "finalize"}
 
 

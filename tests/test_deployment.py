@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port, real_lines, require_binary
 from tests.metrics_text import parse, total
 from tests.servers import Process, http_get, wait_until
+
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "systemd" / "ton-exporter.service"

@@ -12,6 +12,8 @@ from tests.conftest import real_lines
 from tests.servers import ExporterProcess, PrometheusServer, wait_until
 from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[ExporterProcess, PrometheusServer, Path]]:

@@ -8,7 +8,11 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import pytest
+
 from tests.servers import ExporterProcess, PrometheusServer, http_get, wait_until
+
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
 DATA = Path("/work/shared/data")
 

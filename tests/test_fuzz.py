@@ -24,6 +24,8 @@ from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.file_stats import FileStats
 from ton_exporter.sources.line_splitter import LineSplitter
 
+pytestmark = pytest.mark.slow  # thousands of generated inputs: not in ./dev test --quick
+
 REAL = real_lines(1) + real_lines(2)
 FUZZ = settings(
     deadline=None,

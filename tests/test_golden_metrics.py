@@ -22,6 +22,8 @@ from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
 TEXT_LOGS = Path(__file__).parent / "fixtures" / "text-logs"
 VOLATILE = re.compile(r"^tonex_source_last_read_timestamp_seconds\{.*\n", re.MULTILINE)

@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import real_lines
 from tests.servers import ExporterProcess, http_get
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 
 @pytest.fixture(scope="module")
 def exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExporterProcess]:

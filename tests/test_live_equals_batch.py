@@ -76,7 +76,11 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Samples:
     return read_at_once(tmp_path_factory.mktemp("batch"), REPETITIONS)
 
 
-@pytest.mark.parametrize("every", [None, 3.0, 13.0 / 4], ids=["line-by-line", "every-3s", "four-writes-a-run"])
+@pytest.mark.parametrize(
+    "every",
+    [pytest.param(None, marks=pytest.mark.slow), 3.0, 13.0 / 4],
+    ids=["line-by-line", "every-3s", "four-writes-a-run"],
+)
 def test_live_appends_give_every_figure_that_reading_the_file_at_once_gives(
     tmp_path: Path, batch: Samples, every: float | None
 ) -> None:
@@ -165,6 +169,7 @@ class WindowChecker:
                     assert shown == pytest.approx(expected, rel=1e-9, abs=1e-12), (name, agg, key)
 
 
+@pytest.mark.slow
 def test_window_gauges_show_each_window_whole_live_and_after_reading_at_once(tmp_path: Path) -> None:
     repetitions = 12  # 2.6 min of events: two whole windows and the ones around them
     live = WindowChecker(repetitions)

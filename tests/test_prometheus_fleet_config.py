@@ -12,6 +12,8 @@ import pytest
 from tests.alerting_servers import BUNDLE, ConfiguredPrometheus
 from tests.servers import wait_until
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 PORTS = {"tonex": 10056, "ton-engine": 10057, "node": 9100}
 
 

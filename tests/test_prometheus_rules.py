@@ -15,6 +15,8 @@ import yaml
 from prometheus import generate
 from tests.conftest import require_binary
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "prometheus"
 ALERTS = yaml.safe_load((BUNDLE / "rules" / "alerts.yml").read_text())["groups"]

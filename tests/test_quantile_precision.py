@@ -35,6 +35,8 @@ from ton_exporter.aggregation.buckets import BROADCAST_SECONDS_BUCKETS, TIMING_B
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 FIRST, ALL = 2, 8  # repetitions of the 13 s run: the histograms are judged on the 6 in between (78 s)
 LATER_COPIES = 2  # of the text-log sample, read between the two expositions
 TEXT_LOGS = Path(__file__).parent / "fixtures" / "text-logs"

@@ -6,9 +6,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import real_lines
 from tests.metrics_text import Samples, parse, total, value
 from tests.servers import ExporterProcess, http_get, wait_until
+
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
 ROWS = [line for line in real_lines(1) if b"consensus.stats.events" not in line[:40]]
 COLLATED = sum(1 for line in ROWS if b"collatedBlock" in line[:40])

@@ -21,6 +21,8 @@ from tests.conftest import free_port, real_lines
 from tests.metrics_text import parse, total, value
 from tests.servers import DaemonProcess, Process, http_get, wait_until
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 SOURCES = "sources: ['../net/node*/session-logs']\n"
 
 

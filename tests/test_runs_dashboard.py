@@ -16,6 +16,8 @@ from tests.conftest import real_lines
 from tests.servers import DaemonProcess, PrometheusServer, http_get, wait_until
 from tests.test_runs_daemon import SOURCES, api, start_harness
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 
 def by_run(prometheus: PrometheusServer, expr: str) -> dict[str, dict[str, Any]]:
     return {r["metric"]["run"]: {**r["metric"], "value": float(r["value"][1])} for r in prometheus.query(expr)}

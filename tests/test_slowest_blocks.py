@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 SAMPLE = Path(__file__).parent / "fixtures" / "text-logs"
 LOGS = str(SAMPLE / "node*" / "log*")
 

@@ -6,12 +6,16 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import require_binary
 from tests.metrics_text import scrape
 from ton_exporter.app import Exporter
 from ton_exporter.parsers.td_prefix import level_name
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.synthetic.text_logs import generate
+
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
 SAMPLE = Path(__file__).parent / "fixtures" / "text-logs"
 MTAIL_PROGRAM = Path(__file__).resolve().parents[1] / "bench" / "textlog.mtail"

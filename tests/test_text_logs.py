@@ -20,6 +20,8 @@ from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import FileStats
 from ton_exporter.text_log_pipeline import TextLogPipeline
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 SAMPLE = Path(__file__).parent / "fixtures" / "text-logs"
 
 # Counted in the sample with grep and awk (colour codes removed with sed 's/\x1b\[[0-9;]*m//g'):
