@@ -33,7 +33,8 @@ from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.checkpoint import Checkpoint, StateStore
 from ton_exporter.exposition.collector import ExporterCollector
-from ton_exporter.exposition.http_server import HttpServer, Request, Response
+from ton_exporter.exposition.http_server import HttpServer, Limits, Request, Response
+from ton_exporter.exposition.web_config import WebConfig
 from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import FileStats
@@ -332,9 +333,19 @@ LANDING = """<!doctype html>
 """
 
 
-async def serve(exporter: Exporter, host: str, port: int, poll_interval: float = 0.1, use_inotify: bool = True) -> None:
+async def serve(
+    exporter: Exporter,
+    host: str,
+    port: int,
+    poll_interval: float = 0.1,
+    use_inotify: bool = True,
+    *,
+    web: WebConfig | None = None,
+    limits: Limits | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, then save the state and stop."""
-    server = HttpServer(dict(exporter.routes()))
+    server = HttpServer(dict(exporter.routes()), web_config=web, limits=limits)
+    exporter.registry.register(server.stats)
     bound_host, bound_port = await server.start(host, port)
     log.info("listening", extra={"address": f"{bound_host}:{bound_port}", "sources": len(exporter.tracker.patterns)})
     loop = asyncio.get_running_loop()

@@ -17,6 +17,8 @@ from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
 from ton_exporter.cli_options import logging_options, polling_options
+from ton_exporter.cli_web import load_web, web_options
+from ton_exporter.exposition.http_server import Limits
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
@@ -111,6 +113,7 @@ def cli() -> None:
     help="Directory for the saved state (read positions and counters), so that a restart resumes where the "
     "exporter stopped and every line is counted once. Without it, a restart starts over as --from-start says.",
 )
+@web_options
 @polling_options("Do not use inotify (watchfiles); poll every --poll-interval instead.")
 @logging_options
 def serve_command(
@@ -127,6 +130,8 @@ def serve_command(
     no_inotify: bool,
     log_level: str,
     log_format: str,
+    web_config_file: Path | None,
+    max_connections: int,
 ) -> None:
     """Tail session-stats files and text logs and serve their metrics on /metrics."""
     if not session_logs and not text_logs:
@@ -146,7 +151,8 @@ def serve_command(
         state_dir=state_dir,
     )
     exporter.register_process_collectors()
-    _run(serve(exporter, host, port, poll_interval, use_inotify=not no_inotify), listen_address)
+    web, limits = load_web(web_config_file), Limits(max_connections=max_connections)
+    _run(serve(exporter, host, port, poll_interval, not no_inotify, web=web, limits=limits), listen_address)
 
 
 @cli.command("demo")
