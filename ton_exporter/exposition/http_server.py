@@ -72,6 +72,7 @@ class Limits:
     max_header_bytes: int = 8190  # per line (request line or header field)
     max_headers: int = 100
     tls_handshake_timeout: float = 10.0
+    lingering_seconds: float = 2.0  # after a refused body (413), its rest is read and dropped this long at most
     fd_reserve: int = 128  # descriptors kept for followed files, inotify, the state directory and logs
 
     def effective_max_connections(self) -> int:
@@ -174,6 +175,7 @@ class HttpServer:
             max_line_size=limits.max_header_bytes,
             max_field_size=limits.max_header_bytes,
             max_headers=limits.max_headers,
+            lingering_time=limits.lingering_seconds,
             access_log=None,
             handler_cancellation=True,
         )
