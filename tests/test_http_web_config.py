@@ -7,6 +7,8 @@ import re
 import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ import bcrypt
 import pytest
 
 from tests.conftest import free_port, real_lines, require_binary
-from tests.servers import Process, PrometheusServer, wait_until
+from tests.servers import DaemonProcess, Process, PrometheusServer, http_get, wait_until
 
 PASSWORD = "s3cret-scrape"
 
@@ -211,3 +213,42 @@ def test_an_invalid_web_config_stops_the_start_with_a_reason(tmp_path: Path) -> 
     )
     assert done.returncode != 0
     assert "not a bcrypt hash" in done.stderr
+
+
+class AuthDaemon(DaemonProcess):
+    def _ready(self, testnet: bool) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited: {self.output()}")
+        return self.socket.exists() and http_get(self.url + "/-/ready", basic("prometheus", PASSWORD))[0] == 200
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def http_call(url: str, method: str, headers: dict[str, str], body: bytes | None = None) -> int:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_the_run_apis_writes_require_a_configured_user(tmp_path: Path) -> None:
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "web.yml").write_text(f"basic_auth_users:\n  prometheus: '{hashed}'\n")
+    daemon = AuthDaemon(tmp_path / "d", "web_config_file: web.yml\n")
+    try:
+        run = daemon.url + "/api/runs/nope"
+        body = b'{"description": "x"}'
+        assert http_call(run, "PATCH", {}, body) == 401
+        assert http_call(run, "DELETE", basic("prometheus", "wrong")) == 401
+        assert http_call(daemon.url + "/api/runs", "GET", {}) == 401
+        # with the user, the request reaches the API, which says the run does not exist
+        assert http_call(run, "PATCH", basic("prometheus", PASSWORD), body) == 404
+        assert http_call(run, "DELETE", basic("prometheus", PASSWORD)) == 404
+        assert http_call(daemon.url + "/api/runs", "GET", basic("prometheus", PASSWORD)) == 200
+    finally:
+        daemon.stop()
