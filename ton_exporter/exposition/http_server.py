@@ -16,13 +16,16 @@ network needs:
 Handlers stay framework-free: they take a `Request` and give a `Response`.
 """
 
+import array
 import asyncio
 import base64
 import binascii
+import fcntl
 import gzip
 import hashlib
 import logging
 import resource
+import termios
 import time
 import weakref
 from collections import Counter, OrderedDict
@@ -76,10 +79,19 @@ class Limits:
     fd_reserve: int = 128  # descriptors kept for followed files, inotify, the state directory and logs
 
     def effective_max_connections(self) -> int:
-        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft == resource.RLIM_INFINITY:
-            return self.max_connections
-        return max(8, min(self.max_connections, soft - self.fd_reserve))
+        return max(8, min(self.max_connections, _descriptors() - self.fd_reserve))
+
+    def accept_batch(self) -> int:
+        """asyncio accepts up to `backlog` sockets at once before any is looked at, a refused or evicted socket
+        holds its descriptor until a later loop turn, and a few batches can be on their way at once: so the cap
+        and four batches must fit in the descriptors left."""
+        spare = _descriptors() - self.fd_reserve - self.effective_max_connections()
+        return max(16, min(512, spare // 4))
+
+
+def _descriptors() -> int:
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 1 << 20 if soft == resource.RLIM_INFINITY else int(soft)
 
 
 class RateLimitedLog:
@@ -170,7 +182,7 @@ class HttpServer:
         self.stats.max_connections = limits.effective_max_connections()
         self._aiohttp = _GatedServer(
             self._handle,
-            gate=_Gate(self.stats.max_connections, self.stats, self.warn),
+            gate=_Gate(self.stats.max_connections, self.stats, self.warn, tls=self.web.tls is not None),
             keepalive_timeout=limits.idle_timeout,
             max_line_size=limits.max_header_bytes,
             max_field_size=limits.max_header_bytes,
@@ -187,8 +199,9 @@ class HttpServer:
             port,
             ssl=tls,
             ssl_handshake_timeout=limits.tls_handshake_timeout if tls else None,
-            backlog=1024,
+            backlog=limits.accept_batch(),
         )
+        _calm_accept_errors(loop, self.warn)
         address = self._server.sockets[0].getsockname()
         return str(address[0]), int(address[1])
 
@@ -332,63 +345,97 @@ def gzip_accepted(accept_encoding: str) -> bool:
 
 
 class _Gate:
-    """Keeps the number of open connections under a cap; the oldest idle one makes room for a newcomer."""
+    """Keeps the number of open connections under a cap, deciding when a connection is made (asyncio has then
+    accepted it; the accept batch is bounded separately, see Limits.accept_batch).
 
-    def __init__(self, limit: int, stats: HttpStats, warn: RateLimitedLog) -> None:
+    At the cap, a newcomer that has already sent bytes (a scrape sends its request at once) takes the place of
+    the oldest connection that is idle with nothing to read; a newcomer that has sent nothing (a flood's idle
+    connection) is answered 503 and closed. A scrape therefore gets through a flood of idle connections, and no
+    flood can hold more descriptors than the cap.
+    """
+
+    def __init__(self, limit: int, stats: HttpStats, warn: RateLimitedLog, tls: bool) -> None:
         self.limit = limit
+        self.tls = tls
         self.stats = stats
         self.warn = warn
-        self.open: OrderedDict[int, _GatedHandler] = OrderedDict()  # connected, oldest first
-        self.pending = 0  # created, TLS handshake not finished (bounded by the handshake timeout)
+        self.open: OrderedDict[int, _GatedHandler] = OrderedDict()  # connected and admitted, oldest first
 
-    def admit(self) -> bool:
-        if self.stats.active + self.pending < self.limit:
+    def admit(self, newcomer: "_GatedHandler") -> bool:
+        if len(self.open) < self.limit:
             return True
-        for key, handler in self.open.items():
-            if handler.idle():
-                del self.open[key]
-                handler.evict()
-                self.stats.dropped["idle_evicted"] += 1
-                self.warn.warning(
-                    "connection_limit", "connection limit reached: closing the oldest idle connection", limit=self.limit
-                )
-                return True
+        # After a TLS handshake the request may not have arrived yet, but a handshake is not a flood's idle socket.
+        if self.tls or _readable_bytes(newcomer.transport) > 0:
+            for handler in self.open.values():
+                if handler.idle():
+                    handler.evict()
+                    self.stats.dropped["idle_evicted"] += 1
+                    self.warn.warning(
+                        "connection_limit",
+                        "connection limit reached: closed the oldest idle connection",
+                        limit=self.limit,
+                    )
+                    return True
         self.stats.dropped["limit"] += 1
-        self.warn.warning("connection_limit", "connection limit reached and none idle: refusing", limit=self.limit)
+        self.warn.warning("connection_limit", "connection limit reached: refusing a connection", limit=self.limit)
         return False
 
 
+def _readable_bytes(transport: asyncio.BaseTransport | None) -> int:
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return 0
+    buffer = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, buffer)
+    except OSError:
+        return 0
+    return int(buffer[0])
+
+
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 15\r\n\r\ntoo many peers\n"
+
+
 class _GatedHandler(RequestHandler):
-    """aiohttp's connection handler, counted by the gate; failed TLS handshakes are counted when it is dropped."""
+    """aiohttp's connection handler, admitted and counted by the gate; failed TLS handshakes are counted when
+    the handler is dropped without having been connected."""
 
     def __init__(self, manager: "_GatedServer", **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self.gate = manager.gate
-        self.gate.pending += 1
         # Phase: 0 created, 1 connected, 2 closed. The SSL layer calls connection_made only after a handshake,
         # and a failed one never reaches us: the finalizer notices a handler that went without connecting.
         self._phase = [0]
-        weakref.finalize(self, _never_connected, self._phase, self.gate)
+        weakref.finalize(self, _never_connected, self._phase, self.gate.stats)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._phase[0] = 2
+        self.transport = transport  # admit() looks at the socket
+        if not self.gate.admit(self):
+            transport.write(_BUSY)
+            transport.close()
+            return
         self._phase[0] = 1
-        self.gate.pending -= 1
         self.gate.stats.active += 1
         self.gate.stats.accepted += 1
         self.gate.open[id(self)] = self
         super().connection_made(transport)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._phase[0] == 1:
-            self._phase[0] = 2
-            self.gate.stats.active -= 1
-            self.gate.open.pop(id(self), None)
+        if self._phase[0] != 1:
+            return  # refused at once: aiohttp never saw it
+        self._phase[0] = 2
+        self.gate.stats.active -= 1
+        self.gate.open.pop(id(self), None)
         super().connection_lost(exc)
 
     def idle(self) -> bool:
-        return self._current_request is None and not self._messages
+        """No request in progress and none waiting to be read."""
+        return self._current_request is None and not self._messages and _readable_bytes(self.transport) == 0
 
     def evict(self) -> None:
+        self.gate.open.pop(id(self), None)
         self.force_close()
         if self.transport is not None:
             self.transport.abort()
@@ -410,17 +457,25 @@ class _GatedHandler(RequestHandler):
         self.gate.warn.warning("http_error", "error handling a request", error=str(kw["exc_info"])[:200])
 
 
-def _never_connected(phase: list[int], gate: _Gate) -> None:
+def _never_connected(phase: list[int], stats: HttpStats) -> None:
     if phase[0] == 0:
-        gate.pending -= 1
-        gate.stats.tls_handshake_failures += 1
+        stats.tls_handshake_failures += 1
 
 
-class _Refused(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-        transport.close()
+def _calm_accept_errors(loop: asyncio.AbstractEventLoop, warn: RateLimitedLog) -> None:
+    """Out of descriptors, asyncio logs a traceback per failed accept (and retries a second later): say it once
+    in a while instead. The cap above keeps this from happening; this keeps a surprise from flooding the log."""
+    previous = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if "accept" in str(context.get("message", "")):
+            warn.warning("accept_failed", str(context["message"]), error=str(context.get("exception", "")))
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
 
 
 class _GatedServer(web.Server):
@@ -429,6 +484,4 @@ class _GatedServer(web.Server):
         self.gate = gate
 
     def __call__(self) -> RequestHandler:
-        if not self.gate.admit():
-            return _Refused()  # type: ignore[return-value]
         return _GatedHandler(self, loop=self._loop, **self._kwargs)
