@@ -33,7 +33,7 @@ from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.checkpoint import Checkpoint, StateStore
 from ton_exporter.exposition.collector import ExporterCollector
-from ton_exporter.exposition.http_server import HttpServer, Limits, Request, Response
+from ton_exporter.exposition.http_server import Handler, HttpServer, Limits, Request, Response
 from ton_exporter.exposition.web_config import WebConfig
 from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
@@ -257,7 +257,7 @@ class Exporter:
                 self.polled_once = True
                 self.watch_mode = watcher.mode
                 if self.state is not None and now - last_save >= STATE_SAVE_SECONDS:
-                    self.save_state()
+                    await self.save_state_async()  # off the loop: scrapes are served meanwhile
                     last_save = now
                 changes = await watcher.wait(poll_interval if watcher.mode == "polling" else SAFETY_POLL_SECONDS)
                 discover = time.monotonic() - last_discovery >= discovery_interval or (
@@ -271,15 +271,20 @@ class Exporter:
         return any(pattern.could_match(path) for pattern in self.tracker.patterns)
 
     def save_state(self) -> None:
-        if self.state is None:
-            return
-        checkpoint = Checkpoint(
+        if self.state is not None:
+            self.state.save(self._checkpoint())
+
+    async def save_state_async(self) -> None:
+        if self.state is not None:
+            await self.state.save_async(self._checkpoint())
+
+    def _checkpoint(self) -> Checkpoint:
+        return Checkpoint(
             self.tracker.checkpoint(),
             {name: stream.stats.to_json() for name, stream in self.streams.items()},
             {name: node.to_json() for name, node in self.nodes.items()},
             self.run,
         )
-        self.state.save(checkpoint)
 
     def close(self) -> None:
         self.save_state()
@@ -287,7 +292,7 @@ class Exporter:
 
     # --- HTTP
 
-    def routes(self) -> dict[str, Callable[[Request], Response]]:
+    def routes(self) -> dict[str, Handler]:
         return {
             "/": self._landing,
             "/metrics": self._metrics,
@@ -295,8 +300,9 @@ class Exporter:
             "/-/ready": self._ready,
         }
 
-    def _metrics(self, request: Request) -> Response:
-        self.save_state()  # what Prometheus is about to see must survive a crash
+    async def _metrics(self, request: Request) -> Response:
+        # What Prometheus is about to see must survive a crash: the snapshot is taken now, written off the loop.
+        await self.save_state_async()
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(200, encoder(self.registry), content_type)
 
