@@ -24,6 +24,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 from watchfiles import Change
 
 from ton_exporter import __version__
@@ -127,19 +128,22 @@ class Exporter:
             max_line_bytes=max_line_bytes,
         )
         self.registry = CollectorRegistry()
-        self.registry.register(
-            ExporterCollector(
-                self.all_nodes,
-                lambda: self.files,
-                __version__,
-                state=self.state,
-                watch_mode=lambda: self.watch_mode,
-                patterns=lambda: self.tracker.matched,
-                networks=self._networks,
-                current_nodes=lambda: list(self.nodes.values()),
-                settle=self.settle_networks,
-            )
-        )
+        self.collectors = ExporterCollector(
+            self.all_nodes,
+            lambda: self.files,
+            __version__,
+            state=self.state,
+            watch_mode=lambda: self.watch_mode,
+            patterns=lambda: self.tracker.matched,
+            networks=self._networks,
+            current_nodes=lambda: list(self.nodes.values()),
+            settle=self.settle_networks,
+        ).concerns()
+        self.registry.register(self.collectors)
+
+    def add_collector(self, name: str, collector: Collector) -> None:
+        """Another concern (the runs), timed and guarded like the exporter's own."""
+        self.collectors.add(name, collector.collect)
 
     @property
     def nodes(self) -> dict[str, NodeState]:

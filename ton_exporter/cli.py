@@ -186,7 +186,7 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
         replay = Replay(directory, load_bundled(), rotate_bytes=16 * 1024 * 1024)
         sources = [SourcePattern(str(replay.path(node)), node) for node in ("node1", "node2")]
         exporter = Exporter(sources, run="demo", from_start=True)
-        exporter.registry.register(RunsCollector(_demo_run(time.time() - history), exporter.run_nodes))
+        exporter.add_collector("runs", RunsCollector(_demo_run(time.time() - history), exporter.run_nodes))
         exporter.register_process_collectors()
         log.info("demo replaying bundled session stats", extra={"directory": str(directory)})
 

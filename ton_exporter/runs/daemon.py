@@ -81,7 +81,7 @@ class Daemon:
         sources = [parse_source(spec, None) for spec in config.sources]
         exporter = Exporter(sources, run=self.registry.label(), from_start=config.from_start, state_dir=self.state_dir)
         collector = RunsCollector(self.registry, exporter.run_nodes)
-        exporter.registry.register(collector)
+        exporter.add_collector("runs", collector)
         exporter.registry.register(self.http_stats)
         exporter.register_process_collectors()
         return exporter, collector
