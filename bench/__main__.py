@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from bench import live, series, textlog
+from bench import http_edge, live, series, textlog
 from bench.generate import generate
 from bench.ingest import instructions, measure
 
@@ -80,8 +80,8 @@ def textlogs(blocks: int = 50_000, rounds: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "series"]
-    steps = (("ingest", ingest), ("latency", latency), ("idle", idle), ("textlog", textlogs))
+    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "http", "series"]
+    steps = (("ingest", ingest), ("latency", latency), ("idle", idle), ("textlog", textlogs), ("http", http_edge.run))
     for name, run in (*steps, ("series", lambda: series.run(OUT / "series"))):
         if name in which:
             run()

@@ -2,6 +2,7 @@
 
 import gzip
 import http.client
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -80,3 +81,38 @@ def test_keep_alive_serves_several_requests_on_one_connection(exporter: Exporter
         assert response.status == 200
         assert response.read() == b"OK\n"
     connection.close()
+
+
+def raw_exchange(exporter: ExporterProcess, request: bytes) -> bytes:
+    """Send bytes, read until the server closes the connection (a socket timeout fails the test)."""
+    with socket.create_connection(("127.0.0.1", exporter.port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_http_1_0_gets_its_answer_and_the_connection_closed(exporter: ExporterProcess) -> None:
+    answer = raw_exchange(exporter, b"GET /-/healthy HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.")
+    assert b" 200 " in answer.split(b"\r\n")[0]
+    assert answer.endswith(b"\r\n\r\nOK\n")
+
+
+def test_a_malformed_request_line_gets_400(exporter: ExporterProcess) -> None:
+    answer = raw_exchange(exporter, b"NOT A REQUEST LINE AT ALL\r\n\r\n")
+    assert answer.split(b"\r\n")[0].split(b" ")[1] == b"400"
+
+
+def test_oversized_headers_get_431_and_oversized_bodies_413(exporter: ExporterProcess) -> None:
+    huge = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
+    assert raw_exchange(exporter, huge).split(b"\r\n")[0].split(b" ")[1] == b"431"
+    big_body = b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n"
+    assert raw_exchange(exporter, big_body).split(b"\r\n")[0].split(b" ")[1] == b"413"
+
+
+def test_gzip_refused_with_q_0_is_not_sent(exporter: ExporterProcess) -> None:
+    _, headers, body = http_get(exporter.url + "/metrics", {"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in headers
+    assert b"tonex_build_info" in body

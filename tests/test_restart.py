@@ -1,16 +1,20 @@
 """Restarts: with --state.dir the exporter resumes where it stopped, even after SIGKILL; bad state is handled."""
 
+import asyncio
 import itertools
+import os
 import random
 import threading
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.conftest import real_lines
 from tests.metrics_text import Samples, parse, total, value
 from tests.servers import ExporterProcess, http_get, wait_until
+from ton_exporter.checkpoint import FILE_NAME, Checkpoint, StateStore
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
@@ -120,3 +124,31 @@ def test_a_clean_stop_saves_and_the_next_start_resumes(tmp_path: Path) -> None:
         assert value(samples, "tonex_source_watcher_info", mode="inotify") == 1
     finally:
         exporter.stop()
+
+
+def test_saves_run_off_the_event_loop_and_the_newest_snapshot_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scrapes save before answering: the fsyncs must run in threads, side by side, and a save that ends after a
+    newer one must not put its older snapshot back."""
+    fsync_threads: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        fsync_threads.append(threading.current_thread().name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    store = StateStore(tmp_path)
+
+    async def saves() -> str:
+        await asyncio.gather(*(store.save_async(Checkpoint([], {}, {}, f"run{i}")) for i in range(8)))
+        return threading.current_thread().name
+
+    loop_thread = asyncio.run(saves())
+    assert fsync_threads
+    assert loop_thread not in fsync_threads
+    assert 1 <= store.saves <= 8  # a save overtaken by a newer one is dropped, not installed
+    assert store.save_errors == 0
+    assert Checkpoint.from_json(orjson.loads(store.path.read_bytes())).run == "run7"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE_NAME]  # no temporary file left behind

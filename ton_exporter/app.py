@@ -24,6 +24,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 from watchfiles import Change
 
 from ton_exporter import __version__
@@ -34,7 +35,9 @@ from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.checkpoint import Checkpoint, StateStore
 from ton_exporter.exposition.collector import ExporterCollector
-from ton_exporter.exposition.http_server import HttpServer, Request, Response
+from ton_exporter.exposition.http_server import Handler, HttpServer, Request, Response
+from ton_exporter.exposition.http_server import Limits as HttpLimits
+from ton_exporter.exposition.web_config import WebConfig
 from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import FileStats
@@ -142,19 +145,22 @@ class Exporter:
             max_line_bytes=max_line_bytes,
         )
         self.registry = CollectorRegistry()
-        self.registry.register(
-            ExporterCollector(
-                self.all_nodes,
-                lambda: self.files,
-                __version__,
-                state=self.state,
-                watch_mode=lambda: self.watch_mode,
-                patterns=lambda: self.tracker.matched,
-                networks=self._networks,
-                current_nodes=lambda: list(self.nodes.values()),
-                settle=self.settle_networks,
-            )
-        )
+        self.collectors = ExporterCollector(
+            self.all_nodes,
+            lambda: self.files,
+            __version__,
+            state=self.state,
+            watch_mode=lambda: self.watch_mode,
+            patterns=lambda: self.tracker.matched,
+            networks=self._networks,
+            current_nodes=lambda: list(self.nodes.values()),
+            settle=self.settle_networks,
+        ).concerns()
+        self.registry.register(self.collectors)
+
+    def add_collector(self, name: str, collector: Collector) -> None:
+        """Another concern (the runs), timed and guarded like the exporter's own."""
+        self.collectors.add(name, collector.collect)
 
     @property
     def nodes(self) -> dict[str, NodeState]:
@@ -273,7 +279,7 @@ class Exporter:
                 self.polled_once = True
                 self.watch_mode = watcher.mode
                 if self.state is not None and now - last_save >= STATE_SAVE_SECONDS:
-                    self.save_state()
+                    await self.save_state_async()  # off the loop: scrapes are served meanwhile
                     last_save = now
                 changes = await watcher.wait(poll_interval if watcher.mode == "polling" else SAFETY_POLL_SECONDS)
                 discover = time.monotonic() - last_discovery >= discovery_interval or (
@@ -287,15 +293,20 @@ class Exporter:
         return any(pattern.could_match(path) for pattern in self.tracker.patterns)
 
     def save_state(self) -> None:
-        if self.state is None:
-            return
-        checkpoint = Checkpoint(
+        if self.state is not None:
+            self.state.save(self._checkpoint())
+
+    async def save_state_async(self) -> None:
+        if self.state is not None:
+            await self.state.save_async(self._checkpoint())
+
+    def _checkpoint(self) -> Checkpoint:
+        return Checkpoint(
             self.tracker.checkpoint(),
             {name: stream.stats.to_json() for name, stream in self.streams.items()},
             {name: node.to_json() for name, node in self.nodes.items()},
             self.run,
         )
-        self.state.save(checkpoint)
 
     def close(self) -> None:
         self.save_state()
@@ -303,7 +314,7 @@ class Exporter:
 
     # --- HTTP
 
-    def routes(self) -> dict[str, Callable[[Request], Response]]:
+    def routes(self) -> dict[str, Handler]:
         return {
             "/": self._landing,
             "/metrics": self._metrics,
@@ -311,8 +322,9 @@ class Exporter:
             "/-/ready": self._ready,
         }
 
-    def _metrics(self, request: Request) -> Response:
-        self.save_state()  # what Prometheus is about to see must survive a crash
+    async def _metrics(self, request: Request) -> Response:
+        # What Prometheus is about to see must survive a crash: the snapshot is taken now, written off the loop.
+        await self.save_state_async()
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(200, encoder(self.registry), content_type)
 
@@ -349,9 +361,19 @@ LANDING = """<!doctype html>
 """
 
 
-async def serve(exporter: Exporter, host: str, port: int, poll_interval: float = 0.1, use_inotify: bool = True) -> None:
+async def serve(
+    exporter: Exporter,
+    host: str,
+    port: int,
+    poll_interval: float = 0.1,
+    use_inotify: bool = True,
+    *,
+    web: WebConfig | None = None,
+    limits: HttpLimits | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, then save the state and stop."""
-    server = HttpServer(dict(exporter.routes()))
+    server = HttpServer(dict(exporter.routes()), web_config=web, limits=limits)
+    exporter.registry.register(server.stats)
     bound_host, bound_port = await server.start(host, port)
     log.info("listening", extra={"address": f"{bound_host}:{bound_port}", "sources": len(exporter.tracker.patterns)})
     loop = asyncio.get_running_loop()

@@ -16,8 +16,11 @@ Policy when the state cannot be used, said in the log and in `tonex_state_loads_
   and the exporter starts as on a first run.
 """
 
+import asyncio
+import contextlib
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -71,6 +74,9 @@ class StateStore:
     saves: int = 0
     save_errors: int = 0
     last_save_time: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _issued: int = 0  # saves begun
+    _installed: int = 0  # the newest save renamed into place
 
     @property
     def path(self) -> Path:
@@ -99,30 +105,67 @@ class StateStore:
         return checkpoint
 
     def save(self, checkpoint: Checkpoint) -> None:
+        """Save now, on the caller's thread (at shutdown)."""
+        self._write(orjson.dumps(checkpoint.to_json()), self._next_sequence())
+
+    async def save_async(self, checkpoint: Checkpoint) -> None:
+        """Save off the event loop. The snapshot is taken and encoded here, on the loop (the state is the
+        loop's); writing and both fsyncs run in a thread. Saves run side by side, each into its own temporary
+        file, and a save installs its file only if no newer one was installed first: so a scrape waits on one
+        fsync, its own, never on a queue of earlier saves, and an older snapshot never replaces a newer one."""
+        data = orjson.dumps(checkpoint.to_json())  # encoded here: to_json may share lists the loop goes on changing
+        await asyncio.to_thread(self._write, data, self._next_sequence())
+
+    def _next_sequence(self) -> int:
+        with self._lock:
+            self._issued += 1
+            return self._issued
+
+    def _write(self, data: bytes, sequence: int) -> None:
+        temporary = self.path.with_name(f"{FILE_NAME}.tmp.{sequence}")
         try:
-            write_atomically(self.path, orjson.dumps(checkpoint.to_json()))
+            write_durably(temporary, data)
+            with self._lock:
+                if sequence < self._installed:
+                    temporary.unlink()
+                    return
+                os.replace(temporary, self.path)
+                self._installed = sequence
+            fsync_directory(self.path.parent)
         except OSError as e:
-            self.save_errors += 1
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            with self._lock:
+                self.save_errors += 1
             if self.save_errors == 1 or self.save_errors % 100 == 0:
                 log.error(
                     "cannot save state", extra={"state": str(self.path), "error": str(e), "errors": self.save_errors}
                 )
             return
-        self.saves += 1
-        self.last_save_time = time.time()
+        with self._lock:
+            self.saves += 1
+            self.last_save_time = time.time()
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file, flush it to disk, rename it over `path`, flush the directory."""
     temporary = path.with_name(path.name + ".tmp")
+    write_durably(temporary, data)
+    os.replace(temporary, path)
+    fsync_directory(path.parent)
+
+
+def write_durably(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(temporary, "wb") as f:
+    with open(path, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(fd)
     finally:
-        os.close(directory)
+        os.close(fd)

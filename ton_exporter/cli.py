@@ -18,6 +18,8 @@ from ton_exporter.aggregation.limits import Limits
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
 from ton_exporter.cli_options import logging_options, polling_options
+from ton_exporter.cli_web import load_web, web_options
+from ton_exporter.exposition.http_server import Limits as HttpLimits
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.limits_options import limits_options
 from ton_exporter.runs.commands import daemon_command, run_group
@@ -114,6 +116,7 @@ def cli() -> None:
     "exporter stopped and every line is counted once. Without it, a restart starts over as --from-start says.",
 )
 @limits_options
+@web_options
 @polling_options("Do not use inotify (watchfiles); poll every --poll-interval instead.")
 @logging_options
 def serve_command(
@@ -131,6 +134,8 @@ def serve_command(
     no_inotify: bool,
     log_level: str,
     log_format: str,
+    web_config_file: Path | None,
+    max_connections: int,
 ) -> None:
     """Tail session-stats files and text logs and serve their metrics on /metrics."""
     if not session_logs and not text_logs:
@@ -151,7 +156,8 @@ def serve_command(
         limits=limits,
     )
     exporter.register_process_collectors()
-    _run(serve(exporter, host, port, poll_interval, use_inotify=not no_inotify), listen_address)
+    web, http_limits = load_web(web_config_file), HttpLimits(max_connections=max_connections)
+    _run(serve(exporter, host, port, poll_interval, not no_inotify, web=web, limits=http_limits), listen_address)
 
 
 @cli.command("demo")
@@ -185,7 +191,7 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
         replay = Replay(directory, load_bundled(), rotate_bytes=16 * 1024 * 1024)
         sources = [SourcePattern(str(replay.path(node)), node) for node in ("node1", "node2")]
         exporter = Exporter(sources, run="demo", from_start=True)
-        exporter.registry.register(RunsCollector(_demo_run(time.time() - history), exporter.run_nodes))
+        exporter.add_collector("runs", RunsCollector(_demo_run(time.time() - history), exporter.run_nodes))
         exporter.register_process_collectors()
         log.info("demo replaying bundled session stats", extra={"directory": str(directory)})
 

@@ -17,6 +17,7 @@ from ton_exporter.checkpoint import StateStore
 from ton_exporter.exposition.block_families import block_families
 from ton_exporter.exposition.consensus_families import consensus_families, consensus_node_families, network_families
 from ton_exporter.exposition.names import NAMESPACE
+from ton_exporter.exposition.scrape import ScrapeCollector
 from ton_exporter.exposition.self_families import (
     bounds_families,
     file_families,
@@ -55,25 +56,44 @@ class ExporterCollector(Collector):
         self._current_nodes = current_nodes or nodes
         self._settle = settle
 
+    def concerns(self) -> ScrapeCollector:
+        """The families by concern, each reading only what it needs; runs are added by whoever keeps them."""
+        return ScrapeCollector(
+            {
+                "blocks": lambda: block_families(self._active()),
+                "consensus": self._consensus,
+                "text_logs": lambda: text_log_families(self._active()),
+                "bounds": lambda: bounds_families(self._current_nodes()),
+                "sources": self._sources,
+                "state": lambda: state_families(self._state) if self._state is not None else (),
+                "build": self._build,
+            },
+            prepare=self._prepare,
+        )
+
     def collect(self) -> Iterator[Metric]:
+        yield from self.concerns().collect()
+
+    def _prepare(self) -> None:
         """Families labelled by node and run cover every run still exported; those labelled by node alone, the
-        current run's nodes."""
-        nodes = self._nodes()
-        current = self._current_nodes()
-        for node in nodes:
+        current run's nodes. Flushing retires slots; the network view is measured from them."""
+        for node in self._nodes():
             node.flush()
-        self._settle()  # the network view, from the slots the flushes retired
-        active = [node for node in nodes if not node.idle()]  # idle nodes' data series leave (series_bounds.py)
-        yield from block_families(active)
-        yield from consensus_families(active)
+        self._settle()
+
+    def _active(self) -> list[NodeState]:
+        """Idle nodes' data series leave /metrics (series_bounds.py); their file series stay."""
+        return [node for node in self._nodes() if not node.idle()]
+
+    def _consensus(self) -> Iterator[Metric]:
+        nodes, current = self._nodes(), self._current_nodes()
+        yield from consensus_families(self._active())
         yield from consensus_node_families([node for node in current if not node.idle()])
         yield from network_families(self._networks())
-        yield from text_log_families(active)
         yield from window_clock_families(current, nodes)
-        yield from bounds_families(current)
+
+    def _sources(self) -> Iterator[Metric]:
         yield from file_families(self._files())
-        if self._state is not None:
-            yield from state_families(self._state)
         yield from pattern_families(self._patterns())
         mode = self._watch_mode()
         if mode != "none":
@@ -84,6 +104,8 @@ class ExporterCollector(Collector):
             )
             watcher.add_metric([mode], 1)
             yield watcher
+
+    def _build(self) -> Iterator[Metric]:
         info = GaugeMetricFamily(f"{NS}_build_info", "ton-exporter build information; always 1.", labels=["version"])
         info.add_metric([self._version], 1)
         yield info

@@ -19,6 +19,8 @@ Every family starts with `tonex_`; the validator-engine's own families start wit
 LABEL_BOUNDS = {
     "node": "One per node given (--node, NODE=, a directory or file name): set by the operator, not the data.",
     "run": "The --run value, or one per run registered; runs left aside are forgotten (runs.md).",
+    "collector": "The exporter's own concerns (blocks, consensus, text_logs, bounds, sources, state, build, "
+    "runs): a fixed set.",
     "workchain": "Checked: one of --limits.workchains (default -1, 0); other records rejected (bad_workchain). "
     "`unknown` for consensus events of a session never identified.",
     "shard": "Checked: a shard prefix (lowest set bit = depth) no deeper than --limits.max-shard-depth (default 8); "

@@ -36,6 +36,7 @@ class DaemonConfig:
     keep_days: float | None = DEFAULT_KEEP_DAYS
     api_open: bool = False
     run: dict[str, Any] = field(default_factory=dict)  # testnet mode: the run, as a hello would give it
+    web_config_file: str = ""  # exporter-toolkit web config (TLS, basic auth), as --web.config.file
 
     @property
     def retention(self) -> Retention:
@@ -65,7 +66,7 @@ def parse_config(text: str, base: Path) -> DaemonConfig:
         raise ConfigError("the file must be a mapping of keys (host, port, sources, ...)")
     if "dashboard_port" in data and "port" not in data:
         data["port"] = data.pop("dashboard_port")  # tontester's name for it
-    known = {"host", "port", "sources", "from_start", "mode", "retention", "api", "run"}
+    known = {"host", "port", "sources", "from_start", "mode", "retention", "api", "run", "web_config_file"}
     unknown = sorted(set(map(str, data)) - known - IGNORED_KEYS)
     if unknown:
         raise ConfigError(f"unknown key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -96,6 +97,7 @@ def parse_config(text: str, base: Path) -> DaemonConfig:
         keep_days=float(keep_days) if keep_days is not None else None,
         api_open=_flag(api, "open", "api.open"),
         run=run,
+        web_config_file=str(base / _string(data, "web_config_file", "-")) if "web_config_file" in data else "",
     )
 
 

@@ -27,8 +27,9 @@ from typing import Any
 from watchfiles import awatch
 
 from ton_exporter.app import DEFAULT_RUN, Exporter, parse_source
-from ton_exporter.exposition.http_server import Handler, HttpServer, Request, Response
+from ton_exporter.exposition.http_server import Handler, HttpServer, HttpStats, Request, Response
 from ton_exporter.exposition.run_families import RunsCollector
+from ton_exporter.exposition.web_config import WebConfig, WebConfigError, load_web_config
 from ton_exporter.runs.config import CONFIG_NAME, ConfigError, DaemonConfig, load_config
 from ton_exporter.runs.http_api import PREFIX, RunApi
 from ton_exporter.runs.registry import Run, RunRegistry, new_run
@@ -52,6 +53,8 @@ class Daemon:
         self.poll_interval = poll_interval
         self.use_inotify = use_inotify
         self.config = load_config(self.config_path)  # ConfigError: the command line says why and exits
+        self.http_stats = HttpStats()  # one for the daemon's life: servers and exporters come and go
+        self._web_config(self.config)  # an invalid web config stops the start, as an invalid config does
         self.registry = RunRegistry(self.state_dir / RUNS_FILE, self.config.retention, idle_run=DEFAULT_RUN)
         if self.config.testnet:
             self.registry.keep_running(self._testnet_run(self.config))
@@ -78,7 +81,8 @@ class Daemon:
         sources = [parse_source(spec, None) for spec in config.sources]
         exporter = Exporter(sources, run=self.registry.label(), from_start=config.from_start, state_dir=self.state_dir)
         collector = RunsCollector(self.registry, exporter.run_nodes)
-        exporter.registry.register(collector)
+        exporter.add_collector("runs", collector)
+        exporter.registry.register(self.http_stats)
         exporter.register_process_collectors()
         return exporter, collector
 
@@ -94,8 +98,16 @@ class Daemon:
     def _api_index(self, _: Request) -> Response:
         return Response(200, b'{"runs": "/api/runs"}\n', "application/json")
 
-    async def _listen(self, host: str, port: int) -> HttpServer:
-        server = HttpServer(self._routes(), {PREFIX: self.api})
+    @staticmethod
+    def _web_config(config: DaemonConfig) -> WebConfig:
+        try:
+            return load_web_config(Path(config.web_config_file) if config.web_config_file else None)
+        except WebConfigError as e:
+            raise ConfigError(f"web_config_file: {e}") from None
+
+    async def _listen(self, host: str, port: int, config: DaemonConfig | None = None) -> HttpServer:
+        web = self._web_config(config or self.config)
+        server = HttpServer(self._routes(), {PREFIX: self.api}, web_config=web, stats=self.http_stats)
         self.address = await server.start(host, port)
         log.info("listening", extra={"address": f"{self.address[0]}:{self.address[1]}", "mode": self.config.mode})
         return server
@@ -224,21 +236,22 @@ class Daemon:
             new = load_config(self.config_path)
             if new.mode != self.config.mode:
                 raise ConfigError(f"mode cannot change from {self.config.mode} to {new.mode} while running: restart")
+            self._web_config(new)
         except ConfigError as e:
             log.error("configuration invalid: keeping the one in use", extra={"error": str(e)})
             return
         old = self.config
         if new == old:
             return
-        if (new.host, new.port) != (old.host, old.port):
+        if (new.host, new.port, new.web_config_file) != (old.host, old.port, old.web_config_file):
             try:
-                server = await self._listen(new.host, new.port)
+                server = await self._listen(new.host, new.port, new)
             except OSError as e:
                 log.error(
                     "cannot listen on the new address: keeping the old one",
                     extra={"address": f"{new.host}:{new.port}", "error": e.strerror or str(e)},
                 )
-                new = replace(new, host=old.host, port=old.port)
+                new = replace(new, host=old.host, port=old.port, web_config_file=old.web_config_file)
             else:
                 if self.http is not None:
                     await self.http.close()
