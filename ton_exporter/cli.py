@@ -17,6 +17,7 @@ from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
 from ton_exporter.cli_options import logging_options, polling_options
+from ton_exporter.config import ConfigError, ExporterConfig, load_config
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
@@ -58,6 +59,15 @@ def cli() -> None:
 
 
 @cli.command("serve")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Read sources, listen address, from_start and state_dir from FILE (the daemon's config.yaml schema, see "
+    "docs/fleet.md) instead of --session-logs/--text-log. Flags given as well win over the file.",
+)
 @click.option(
     "--session-logs",
     "session_logs",
@@ -113,7 +123,10 @@ def cli() -> None:
 )
 @polling_options("Do not use inotify (watchfiles); poll every --poll-interval instead.")
 @logging_options
+@click.pass_context
 def serve_command(
+    ctx: click.Context,
+    config_file: Path | None,
     session_logs: tuple[str, ...],
     text_logs: tuple[str, ...],
     node: str | None,
@@ -129,6 +142,17 @@ def serve_command(
     log_format: str,
 ) -> None:
     """Tail session-stats files and text logs and serve their metrics on /metrics."""
+    if config_file is not None:
+        config = _load_config(config_file)
+        session_logs = session_logs or config.sources
+        text_logs = text_logs or config.text_logs
+        if _default(ctx, "listen_address"):
+            listen_address = f"{config.host}:{config.port}"
+        from_start = from_start or config.from_start
+        if state_dir is None and config.state_dir is not None:
+            state_dir = Path(config.state_dir)
+        if _default(ctx, "run") and config.testnet:
+            run = str(config.run["id"])
     if not session_logs and not text_logs:
         fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)
@@ -231,6 +255,20 @@ def _demo_run(start: float) -> RunRegistry:
 
 cli.add_command(logging_options(daemon_command))
 cli.add_command(run_group)
+
+
+def _load_config(path: Path) -> ExporterConfig:
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        fail(str(e))
+    if config.ssh is not None:
+        fail(f"{path}: sources.type: ssh is not available in this version yet (see docs/fleet.md)")
+    return config
+
+
+def _default(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) in (click.core.ParameterSource.DEFAULT, None)
 
 
 def _check_source(source: SourcePattern) -> None:

@@ -31,6 +31,7 @@ from ton_exporter.exposition.http_server import Handler, HttpServer, Request, Re
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.config import CONFIG_NAME, ConfigError, DaemonConfig, load_config
 from ton_exporter.runs.http_api import PREFIX, RunApi
+from ton_exporter.runs.lock import DirectoryLock
 from ton_exporter.runs.registry import Run, RunRegistry, new_run
 from ton_exporter.runs.socket_server import SOCKET_NAME, RunSocketServer
 
@@ -48,10 +49,11 @@ class Daemon:
     ) -> None:
         self.directory = directory
         self.config_path = directory / CONFIG_NAME
-        self.state_dir = state_dir or directory / "state"
+        self.config = load_config(self.config_path)  # ConfigError: the command line says why and exits
+        _check_supported(self.config)
+        self.state_dir = state_dir or Path(self.config.state_dir or directory / "state")
         self.poll_interval = poll_interval
         self.use_inotify = use_inotify
-        self.config = load_config(self.config_path)  # ConfigError: the command line says why and exits
         self.registry = RunRegistry(self.state_dir / RUNS_FILE, self.config.retention, idle_run=DEFAULT_RUN)
         if self.config.testnet:
             self.registry.keep_running(self._testnet_run(self.config))
@@ -76,6 +78,7 @@ class Daemon:
 
     def _new_exporter(self, config: DaemonConfig) -> tuple[Exporter, RunsCollector]:
         sources = [parse_source(spec, None) for spec in config.sources]
+        sources += [parse_source(spec, None, "text_log") for spec in config.text_logs]
         exporter = Exporter(sources, run=self.registry.label(), from_start=config.from_start, state_dir=self.state_dir)
         collector = RunsCollector(self.registry, exporter.run_nodes)
         exporter.registry.register(collector)
@@ -108,6 +111,7 @@ class Daemon:
             "config": str(self.config_path),
             "state_dir": str(self.state_dir),
             "sources": list(self.config.sources),
+            "text_logs": list(self.config.text_logs),
         }
 
     def _follow_runs(self) -> None:
@@ -222,6 +226,7 @@ class Daemon:
     async def reload(self) -> None:
         try:
             new = load_config(self.config_path)
+            _check_supported(new)
             if new.mode != self.config.mode:
                 raise ConfigError(f"mode cannot change from {self.config.mode} to {new.mode} while running: restart")
         except ConfigError as e:
@@ -247,7 +252,7 @@ class Daemon:
         self.registry.retention = new.retention
         if new.testnet and new.run != old.run:
             self.registry.keep_running(self._testnet_run(new))
-        if (new.sources, new.from_start) != (old.sources, old.from_start):
+        if (new.sources, new.text_logs, new.from_start) != (old.sources, old.text_logs, old.from_start):
             await self._restart_ingest()
         log.info("configuration reloaded", extra={"config": str(self.config_path)})
 
@@ -261,7 +266,16 @@ class Daemon:
 
 
 async def run_daemon(directory: Path, **options: Any) -> int:
-    daemon = Daemon(directory, **options)
-    with contextlib.suppress(asyncio.CancelledError):
-        return await daemon.run()
+    """The directory's lock first: a refused daemon has read and written nothing (lock.py)."""
+    if not (directory / CONFIG_NAME).exists():
+        raise ConfigError(f"{directory / CONFIG_NAME} does not exist")
+    with DirectoryLock(directory):
+        daemon = Daemon(directory, **options)
+        with contextlib.suppress(asyncio.CancelledError):
+            return await daemon.run()
     return 0
+
+
+def _check_supported(config: DaemonConfig) -> None:
+    if config.ssh is not None:
+        raise ConfigError("sources.type: ssh is not available in this version yet (see docs/fleet.md)")
