@@ -60,6 +60,13 @@ def window_amm(
     return tuple(queries[a] for a in aggs)
 
 
+def window_quantile(q: str, family: str, by: str = "workchain", *, workchain: str = "") -> Query:
+    """The exact quantile `q` (p50, p95, p99) of the shown 60 s window's values (aggregation/quantiles.py). Per node
+    and workchain it is exact; where the selection spans several series (shards, nodes) it is their largest."""
+    matchers = select("", workchain)
+    return Query(f'max by ({by}) ({family}{{{matchers}, agg="{q}"}})', f"{q} {legend(by, workchain)}".strip())
+
+
 # Run start and end (the run series' values are Unix times) and the start of each consensus session (a
 # consensus.stats.id event, the first batch of a session): where a change in the charts usually comes from.
 ANNOTATIONS = (

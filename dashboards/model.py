@@ -54,7 +54,12 @@ EXEMPLARS = re.compile(r"\btonex_(?:collation|validation)_total_seconds_bucket\b
 # their spikes. Every window gauge is read through an _over_time of the step ($__interval, at least one window).
 WINDOW = "1m"
 WINDOW_GAUGE = re.compile(r"\b(tonex_window_\w+?)\{([^}]*)\}(?!\[)")
-_OVER_TIME = {'agg="min"': "min_over_time", 'agg="max"': "max_over_time"}
+# A quantile of the step is the one of its worst window: a slow minute is never averaged away.
+_OVER_TIME = {
+    'agg="min"': "min_over_time",
+    'agg="max"': "max_over_time",
+    **{f'agg="{q}"': "max_over_time" for q in ("p50", "p95", "p99")},
+}
 
 
 def over_time(expr: str) -> str:

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from dashboards.common import ANNOTATIONS, MASTER, RUN, SHARDS, WORKCHAIN, quantile, rate, window_amm
+from dashboards.common import ANNOTATIONS, MASTER, RUN, SHARDS, WORKCHAIN, rate, window_amm, window_quantile
 from dashboards.model import Dashboard, Panel, Query, Row, Variable
 
 NODE = Variable("node", "Node", 'label_values(tonex_node_info{run=~"$run"}, node)', multi=False, include_all=False)
@@ -34,11 +34,11 @@ def _total_time(side: str, workchain: str, name: str) -> Panel:
         f"{side.capitalize()} total time ({name})",
         (
             *window_amm(family, observations, workchain=workchain),
-            quantile(0.95, f"tonex_{side}_total_seconds", workchain=workchain),
+            window_quantile("p95", family, workchain=workchain),
         ),
         "s",
-        f"This node's {side}s of {name} blocks: avg/min/max of the newest complete 60 s window and p95 from the "
-        "histogram.",
+        f"This node's {side}s of {name} blocks: avg, min, max and the exact p95 of the newest complete 60 s window "
+        "(all four trail the events by up to a minute: a window shows once it is complete).",
         width=6,
     )
 
@@ -47,11 +47,12 @@ def _phases(workchain: str, name: str) -> Panel:
     return Panel(
         f"Consensus phases p95 ({name})",
         tuple(
-            replace(quantile(0.95, f"tonex_consensus_{phase}_seconds", workchain=workchain), legend=phase)
+            replace(window_quantile("p95", f"{W}consensus_{phase}_seconds", workchain=workchain), legend=phase)
             for phase in ("notarization", "finalization", "accept", "slot")
         ),
         "s",
-        f"95th percentiles of this node's consensus phases, {name} slots (see the consensus dashboard for the slot "
+        f"Exact 95th percentiles of this node's consensus phases in the newest complete 60 s window, {name} slots "
+        "(a phase counts in the window of the event that ends it; see the consensus dashboard for the slot "
         "timeline).",
         width=6,
     )

@@ -53,13 +53,15 @@ def _blocks_per_second(workchain: str = '=~"$workchain"') -> str:
 def _slowest(title: str, histogram: str, description: str, workchain: str, name: str) -> Panel:
     """One workchain per panel: the basechain's designed ~0.4 s wait for external messages would otherwise hide a
     node ten times slower at masterchain work."""
-    selector = f'run=~"$run", workchain="{workchain}"'
-    expr = f"sort_desc(max by (node) (node_workchain:{histogram}:p95_rate5m{{{selector}}}))"
+    selector = f'run=~"$run", workchain="{workchain}", agg="p95"'
+    family = histogram.replace("tonex_", "tonex_window_", 1)
+    expr = f"sort_desc(max by (node) ({family}{{{selector}}}))"
     return Panel(
         f"{title} ({name})",
         (Query(expr, "{{node}}", instant=True),),
         "s",
-        description + f" 95th percentile over 5 min, {name} blocks only; the slowest node is on top.",
+        description + f" Exact 95th percentile of each node's newest complete 60 s window (the worst window of the "
+        f"step), {name} blocks only; the slowest node is on top.",
         kind="bargauge",
         width=8,
         options={"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True},

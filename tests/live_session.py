@@ -8,6 +8,7 @@ shares no code with the exporter's slot model (aggregation/slots.py).
 import copy
 import itertools
 import math
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -183,7 +184,11 @@ def _in(window: int, t: float) -> bool:
 def _aggs(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
-    return {"avg": sum(values) / len(values), "min": min(values), "max": max(values), "sum": sum(values)}
+    # The exact quantiles by the standard library's "inclusive" method (numpy's default, R's type 7); one value is
+    # every quantile of itself.
+    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else values * 99
+    quantiles = {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98]}
+    return {"avg": sum(values) / len(values), "min": min(values), "max": max(values), "sum": sum(values)} | quantiles
 
 
 def window_figures(records: list[dict[str, Any]], workchain: str, window: int) -> dict[tuple[str, str], float]:

@@ -198,6 +198,21 @@ def test_window_gauges_are_aggregated_over_the_step(dashboard: Any, panel: dict[
                 assert target["interval"] == "1m"
 
 
+WINDOW_GAUGE = re.compile(r"\btonex_window_\w+(?<!_total)\{")
+CURRENT = re.compile(r"\b(rate|increase|histogram_quantile)\(|:\w*rate\d+m\b")
+
+
+@pytest.mark.parametrize(("dashboard", "panel"), PANELS, ids=lambda x: getattr(x, "uid", None) or x["title"])
+def test_a_panel_that_mixes_time_bases_says_so(dashboard: Any, panel: dict[str, Any]) -> None:
+    """Window gauges trail the events by one to two minutes, rates and histogram quantiles are current
+    (docs/precision.md): a panel drawing both says so in its description."""
+    exprs = [t["expr"] for t in panel.get("targets", [])]
+    windows = any(WINDOW_GAUGE.search(e) for e in exprs)
+    current = any(CURRENT.search(e) for e in exprs if not WINDOW_GAUGE.search(e))
+    if windows and current:
+        assert "two time bases" in panel.get("description", ""), panel["title"]
+
+
 def test_workchains_are_named_wherever_a_legend_names_them() -> None:
     for _, panel in PANELS:
         for target in panel["targets"]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ton_exporter.aggregation.columns import BUILDERS
-from ton_exporter.aggregation.measures import COLUMNS_BY_SOURCE, measures_of
+from ton_exporter.aggregation.measures import COLUMNS_BY_SOURCE, QUANTILE_AGGS, measures_of
+from ton_exporter.aggregation.quantiles import QUANTILES, quantile
 from ton_exporter.parsers.perflog import action_durations
 from ton_exporter.parsers.session_stats import BlockRow
 
@@ -30,6 +31,7 @@ class Layout:
         self.buckets: dict[str, tuple[float, ...]] = {}
         self.categorical: list[str] = []
         self.windowed: list[str] = []
+        self.quantiled: set[str] = set()  # columns whose window gauges show exact quantiles
         for m in measures_of(source):
             for column in m.columns.values():
                 if column not in self.summed:
@@ -40,6 +42,8 @@ class Layout:
                     self.categorical.append(column)
                 if m.window and column not in self.windowed:
                     self.windowed.append(column)
+                if set(QUANTILE_AGGS) & set(m.window):
+                    self.quantiled.add(column)
         if source == "validated":
             self.summed.append("invalid")
             self.windowed.append("invalid")
@@ -51,21 +55,26 @@ LAYOUTS = {source: Layout(source) for source in COLUMNS_BY_SOURCE}
 
 @dataclass(slots=True)
 class Summary:
-    """count, sum, min, max of the non-NaN values of one column or one sparse key."""
+    """count, sum, min, max of the non-NaN values of one column or one sparse key, and their exact quantiles
+    (QUANTILES) where the measure shows them."""
 
     count: int
     sum: float
     min: float
     max: float
+    quantiles: tuple[float, ...] = ()
 
 
-def summarize(values: Sequence[float]) -> Summary | None:
+def summarize(values: Sequence[float], quantiles: bool = False) -> Summary | None:
     total = sum(values)
     if total != total:
         values = [v for v in values if v == v]
         total = sum(values)
     if not values:
         return None
+    if quantiles:
+        ordered = sorted(values)
+        return Summary(len(ordered), total, ordered[0], ordered[-1], tuple(quantile(ordered, q) for q in QUANTILES))
     return Summary(len(values), total, min(values), max(values))
 
 
@@ -213,8 +222,9 @@ class BlockGroup:
             return self._window_cache[1]
         columns = self.layout.build(buffer.rows)
         summaries = {}
+        quantiled = self.layout.quantiled
         for name in self.layout.windowed:
-            summary = summarize(columns[name])
+            summary = summarize(columns[name], name in quantiled)
             if summary is not None:
                 summaries[name] = summary
         stats = WindowStats(len(buffer.rows), summaries, _sparse(buffer.rows))

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from ton_exporter.aggregation.block_groups import summarize
 from ton_exporter.aggregation.consensus import TIMELINE_SLOTS, ConsensusGroup
+from ton_exporter.aggregation.measures import AMMSQ
 from ton_exporter.aggregation.network import NETWORK_PHASES
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.aggregation.slots import PHASES, TimelineEntry
@@ -23,7 +24,7 @@ from ton_exporter.exposition.names import BASE_LABELS, NAMESPACE, aggregate, cum
 from ton_exporter.parsers import consensus_events as ce
 
 NS = NAMESPACE
-AGGS = ("avg", "min", "max", "sum")
+AGGS = AMMSQ  # avg, min, max, sum and the exact p50, p95, p99 of the window's values
 TIMELINE_PARTS = ("collate", "notarize", "finalize", "accept")
 
 PHASE_HELP = {
@@ -199,7 +200,7 @@ def _phases(groups: list[Group], phases: Sequence[str], prefix: str, labels: lis
                 continue
             hist.add_metric(values, cumulative_buckets(d.bounds, d.counts), d.sum)
             in_window = group.phase_windows.get(shown, {}).get(phase, []) if shown is not None else []
-            summary = summarize(in_window)
+            summary = summarize(in_window, quantiles=True)
             observations.add_metric(values, summary.count if summary else 0)
             if summary is not None:
                 for agg in AGGS:

@@ -10,6 +10,7 @@ from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
 from ton_exporter.aggregation.block_groups import Summary
+from ton_exporter.aggregation.measures import QUANTILE_AGGS
 
 NAMESPACE = "tonex"
 BASE_LABELS = ["node", "run", "workchain", "shard"]
@@ -47,7 +48,9 @@ def cumulative_buckets(bounds: Iterable[float], counts: list[int]) -> list[tuple
 
 
 def aggregate(summary: Summary, agg: str) -> float:
-    """The `agg` label value of a window gauge: avg, min, max or sum."""
+    """The `agg` label value of a window gauge: avg, min, max, sum, or an exact quantile p50, p95, p99."""
     if agg == "avg":
         return summary.sum / summary.count
+    if agg in QUANTILE_AGGS:
+        return summary.quantiles[QUANTILE_AGGS.index(agg)]
     return float(getattr(summary, agg))
