@@ -49,8 +49,16 @@ class Sshd(Process):
         if sftp_only:
             lines.append("ForceCommand internal-sftp -R")  # read-only SFTP, no shell, no commands
         config.write_text("\n".join(lines) + "\n")
-        super().__init__([str(SSHD), "-D", "-e", "-f", str(config)], directory / "sshd.log")
+        self.args = [str(SSHD), "-D", "-e", "-f", str(config)]
+        self.restart()
+
+    def restart(self) -> None:
+        """(Re)start on the same port with the same host key (after `kill`)."""
+        super().__init__(self.args, self.log if hasattr(self, "log") else self._log_path())
         wait_until(self._ready, 30, f"sshd on port {self.port}\n{self.output()}")
+
+    def _log_path(self) -> Path:
+        return self.host_key.parent / "sshd.log"
 
     def known_hosts_line(self) -> str:
         kind, key = self.host_key.with_suffix(".pub").read_text().split()[:2]

@@ -19,6 +19,7 @@ from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source
 from ton_exporter.cli_options import logging_options, polling_options
 from ton_exporter.config import ConfigError, ExporterConfig, load_config
 from ton_exporter.exposition.run_families import RunsCollector
+from ton_exporter.remote.fleet import Fleet, FleetCollector, alongside
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
@@ -142,6 +143,7 @@ def serve_command(
     log_format: str,
 ) -> None:
     """Tail session-stats files and text logs and serve their metrics on /metrics."""
+    fleet = None
     if config_file is not None:
         config = _load_config(config_file)
         session_logs = session_logs or config.sources
@@ -153,7 +155,11 @@ def serve_command(
             state_dir = Path(config.state_dir)
         if _default(ctx, "run") and config.testnet:
             run = str(config.run["id"])
-    if not session_logs and not text_logs:
+        if config.ssh is not None:
+            if state_dir is None:
+                fail(f"{config_file}: sources.type: ssh needs state_dir (or --state.dir): the fetched bytes live there")
+            fleet = Fleet(config.ssh, state_dir / "spool")
+    if not session_logs and not text_logs and fleet is None:
         fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)
     host, port = parse_listen_address(listen_address)
@@ -161,6 +167,9 @@ def serve_command(
     sources += [parse_source(spec, node, "text_log") for spec in text_logs]
     for source in sources:
         _check_source(source)
+    if fleet is not None:
+        sources += fleet.patterns()
+        from_start = True  # spool files hold only what was fetched: all of it is to be read
     exporter = Exporter(
         sources,
         run=run,
@@ -170,7 +179,10 @@ def serve_command(
         state_dir=state_dir,
     )
     exporter.register_process_collectors()
-    _run(serve(exporter, host, port, poll_interval, use_inotify=not no_inotify), listen_address)
+    if fleet is not None:
+        exporter.registry.register(FleetCollector(fleet))
+    main = serve(exporter, host, port, poll_interval, use_inotify=not no_inotify)
+    _run(alongside(fleet, main), listen_address)
 
 
 @cli.command("demo")
@@ -262,8 +274,6 @@ def _load_config(path: Path) -> ExporterConfig:
         config = load_config(path)
     except ConfigError as e:
         fail(str(e))
-    if config.ssh is not None:
-        fail(f"{path}: sources.type: ssh is not available in this version yet (see docs/fleet.md)")
     return config
 
 

@@ -29,6 +29,7 @@ from watchfiles import awatch
 from ton_exporter.app import DEFAULT_RUN, Exporter, parse_source
 from ton_exporter.exposition.http_server import Handler, HttpServer, Request, Response
 from ton_exporter.exposition.run_families import RunsCollector
+from ton_exporter.remote.fleet import Fleet, FleetCollector
 from ton_exporter.runs.config import CONFIG_NAME, ConfigError, DaemonConfig, load_config
 from ton_exporter.runs.http_api import PREFIX, RunApi
 from ton_exporter.runs.lock import DirectoryLock
@@ -50,10 +51,10 @@ class Daemon:
         self.directory = directory
         self.config_path = directory / CONFIG_NAME
         self.config = load_config(self.config_path)  # ConfigError: the command line says why and exits
-        _check_supported(self.config)
         self.state_dir = state_dir or Path(self.config.state_dir or directory / "state")
         self.poll_interval = poll_interval
         self.use_inotify = use_inotify
+        self.fleet = Fleet(self.config.ssh, self.state_dir / "spool") if self.config.ssh else None
         self.registry = RunRegistry(self.state_dir / RUNS_FILE, self.config.retention, idle_run=DEFAULT_RUN)
         if self.config.testnet:
             self.registry.keep_running(self._testnet_run(self.config))
@@ -79,7 +80,13 @@ class Daemon:
     def _new_exporter(self, config: DaemonConfig) -> tuple[Exporter, RunsCollector]:
         sources = [parse_source(spec, None) for spec in config.sources]
         sources += [parse_source(spec, None, "text_log") for spec in config.text_logs]
-        exporter = Exporter(sources, run=self.registry.label(), from_start=config.from_start, state_dir=self.state_dir)
+        from_start = config.from_start
+        if self.fleet is not None:
+            sources += self.fleet.patterns()
+            from_start = True  # spool files hold only what was fetched: all of it is to be read
+        exporter = Exporter(sources, run=self.registry.label(), from_start=from_start, state_dir=self.state_dir)
+        if self.fleet is not None:
+            exporter.registry.register(FleetCollector(self.fleet))
         collector = RunsCollector(self.registry, exporter.run_nodes)
         exporter.registry.register(collector)
         exporter.register_process_collectors()
@@ -132,6 +139,8 @@ class Daemon:
             self.http = await self._listen(self.config.host, self.config.port)
             self._start_poller()
             tasks = [loop.create_task(self._watch_config()), loop.create_task(self._tick())]
+            if self.fleet is not None:
+                tasks.append(loop.create_task(self.fleet.run()))
             stop = loop.create_task(self._stop.wait())
             await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
@@ -226,7 +235,8 @@ class Daemon:
     async def reload(self) -> None:
         try:
             new = load_config(self.config_path)
-            _check_supported(new)
+            if new.ssh != self.config.ssh:
+                raise ConfigError("ssh sources cannot change while running: restart the daemon")
             if new.mode != self.config.mode:
                 raise ConfigError(f"mode cannot change from {self.config.mode} to {new.mode} while running: restart")
         except ConfigError as e:
@@ -274,8 +284,3 @@ async def run_daemon(directory: Path, **options: Any) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             return await daemon.run()
     return 0
-
-
-def _check_supported(config: DaemonConfig) -> None:
-    if config.ssh is not None:
-        raise ConfigError("sources.type: ssh is not available in this version yet (see docs/fleet.md)")
