@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from bench import live, textlog
+from bench import fleet, live, textlog
 from bench.generate import generate
 from bench.ingest import instructions, measure
 
@@ -79,8 +79,27 @@ def textlogs(blocks: int = 50_000, rounds: int = 3) -> None:
         print(f"{'':>17} exporter is {ratio:.2f}x as fast as mtail (wall time)")
 
 
+def ssh_fleet(hosts: int = 24) -> None:
+    print(f"fleet: one collector following {hosts} hosts at 33 KB/s each of session stats; 30 s after 5 s warm-up")
+    r = fleet.fleet(hosts)
+    for kind in ("local", "ssh"):
+        print(
+            f"  {kind:6} CPU {r[kind]['cpu_share'] * 100:6.1f}% of one core, peak RSS {r[kind]['peak_rss'] / MB:.0f} MB"
+        )
+    print(
+        f"  ssh / local CPU ratio {r['ssh']['cpu_share'] / r['local']['cpu_share']:.2f}x; "
+        f"hosts one core follows over ssh (extrapolated): {hosts / r['ssh']['cpu_share']:.0f}"
+    )
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog"]
-    for name, run in (("ingest", ingest), ("latency", latency), ("idle", idle), ("textlog", textlogs)):
+    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "fleet"]
+    for name, run in (
+        ("ingest", ingest),
+        ("latency", latency),
+        ("idle", idle),
+        ("textlog", textlogs),
+        ("fleet", ssh_fleet),
+    ):
         if name in which:
             run()
