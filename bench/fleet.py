@@ -91,13 +91,13 @@ def fleet(hosts: int = 24, seconds: float = 30.0) -> dict[str, dict[str, float]]
         servers = [Sshd(root / f"sshd-{i}", key) for i in range(hosts)]
         try:
             (root / "known_hosts").write_text("".join(s.known_hosts_line() for s in servers))
-            files = []
-            for i in range(hosts):
-                (root / f"v{i:02d}").mkdir()
-                files.append(root / f"v{i:02d}" / "session-logs")
-                files[-1].touch()
             results = {}
             for kind in ("local", "ssh"):
+                files = []  # fresh files per run: neither reads the other's backlog
+                for i in range(hosts):
+                    (root / kind / f"v{i:02d}").mkdir(parents=True)
+                    files.append(root / kind / f"v{i:02d}" / "session-logs")
+                    files[-1].touch()
                 port = _free_port()
                 nodes = "".join(
                     f"    - {{host: 127.0.0.1, port: {s.port}, name: v{i:02d}, session_logs_path: {files[i]}}}\n"
