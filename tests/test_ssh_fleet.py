@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import free_port, real_lines
 from tests.metrics_text import Samples, parse, total, value
-from tests.servers import Process, http_get, wait_until
+from tests.servers import DaemonProcess, Process, http_get, wait_until
 from tests.sshd import Sshd, keygen
 
 HOSTS = int(os.environ.get("TONEX_FLEET_HOSTS", "24"))  # the devnet size; fewer while iterating
@@ -138,3 +138,33 @@ def test_a_fleet_is_followed_exactly_through_a_restart_a_rotation_a_changed_key_
     finally:
         again.stop()
         silent.close()
+
+
+def test_the_daemon_follows_ssh_sources_from_its_config_yaml(tmp_path: Path, client_key: Path) -> None:
+    server = Sshd(tmp_path / "sshd", client_key)
+    try:
+        (tmp_path / "known_hosts").write_text(server.known_hosts_line())
+        log = tmp_path / "remote" / "session-logs"
+        log.parent.mkdir()
+        lines = real_lines(2)
+        log.write_bytes(b"\n".join(lines) + b"\n")
+        config = (
+            f"mode: devnet\nsources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"  known_hosts: {tmp_path / 'known_hosts'}\n  poll_interval: 0.2\n"
+            f"  nodes:\n    - {{host: 127.0.0.1, port: {server.port}, name: remote-1, session_logs_path: {log}}}\n"
+        )
+        daemon = DaemonProcess(tmp_path / ".dashboard", config)
+        try:
+
+            def read() -> int:
+                s = parse(http_get(daemon.url + "/metrics")[2].decode())
+                return int(total(s, "tonex_source_lines_read_total", node="remote-1"))
+
+            wait_until(lambda: read() == len(lines), 60, f"the remote lines read\n{daemon.output()}")
+            assert (
+                tmp_path / ".dashboard" / "state" / "spool" / "remote-1" / "session" / "000001.log"
+            ).read_bytes() == (log.read_bytes())
+        finally:
+            daemon.stop()
+    finally:
+        server.stop()
