@@ -4,8 +4,10 @@ restarted and a host whose file rotates; a host with a changed host key and one 
 counted by reason and shown down, without delaying the others."""
 
 import getpass
+import json
 import os
 import socket
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -168,3 +170,38 @@ def test_the_daemon_follows_ssh_sources_from_its_config_yaml(tmp_path: Path, cli
             daemon.stop()
     finally:
         server.stop()
+
+
+def test_slowest_blocks_over_ssh_equals_slowest_blocks_on_the_same_files_locally(
+    tmp_path: Path, client_key: Path
+) -> None:
+    sample = Path(__file__).parent / "fixtures" / "text-logs"
+    servers = [Sshd(tmp_path / f"sshd-{n}", client_key) for n in (1, 2)]
+    try:
+        (tmp_path / "known_hosts").write_text("".join(s.known_hosts_line() for s in servers))
+        nodes = "".join(
+            f"    - {{host: 127.0.0.1, port: {s.port}, name: node{n}, text_logs_path: {sample / f'node{n}' / 'log'}}}\n"
+            for n, s in zip((1, 2), servers, strict=True)
+        )
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"sources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"  known_hosts: {tmp_path / 'known_hosts'}\n  nodes:\n{nodes}"
+        )
+        command = [sys.executable, "-m", "ton_exporter", "slowest-blocks", "--format", "json"]
+        remote = subprocess.run([*command, "--config", str(config)], capture_output=True, text=True, check=False)
+        local = subprocess.run(
+            [*command, f"node1={sample / 'node1' / 'log'}", f"node2={sample / 'node2' / 'log'}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        for server in servers:
+            server.stop()
+    assert remote.returncode == 0, remote.stderr
+    assert local.returncode == 0, local.stderr
+    fetched, read = json.loads(remote.stdout), json.loads(local.stdout)
+    assert len(fetched["inputs"].pop("files")) == len(read["inputs"].pop("files")) == 2  # spool paths vs the paths
+    assert fetched == read
+    assert read["inputs"]["benchmark_lines"] > 0  # not two empty reports

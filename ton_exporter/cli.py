@@ -19,7 +19,8 @@ from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source
 from ton_exporter.cli_options import logging_options, polling_options
 from ton_exporter.config import ConfigError, ExporterConfig, load_config
 from ton_exporter.exposition.run_families import RunsCollector
-from ton_exporter.remote.fleet import Fleet, FleetCollector, alongside
+from ton_exporter.remote.connection import ConnectError
+from ton_exporter.remote.fleet import Fleet, FleetCollector, alongside, fetch_once
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
@@ -233,7 +234,16 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
 
 
 @cli.command("slowest-blocks")
-@click.argument("logs", nargs=-1, required=True, metavar="[NODE=]PATH|GLOB|DIR...")
+@click.argument("logs", nargs=-1, metavar="[NODE=]PATH|GLOB|DIR...")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Read the text logs the configuration names (local, or fetched over SSH from every node at once) "
+    "besides LOGS.",
+)
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many blocks to list.")
 @click.option(
     "--format",
@@ -249,12 +259,29 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
     default=None,
     help="Progress bar on stderr while reading (default: for inputs of 16 MiB or more; drawn on a terminal only).",
 )
-def slowest_blocks_command(logs: tuple[str, ...], top: int, output_format: str, progress: bool | None) -> None:
+def slowest_blocks_command(
+    logs: tuple[str, ...], config_file: Path | None, top: int, output_format: str, progress: bool | None
+) -> None:
     """Rank blocks by broadcast time (first compression start to last decompression end, over all nodes) from the
     Broadcast_benchmark lines of td text logs of many nodes, with per-stage breakdowns and the op/compression
     signatures blocks went through. LOGS are files, globs or directories, as for `serve --text-log`."""
     patterns = [parse_source(spec, None, "text_log") for spec in logs]
-    click.echo(slowest_blocks.run(patterns, top=top, output_format=output_format, progress=progress), nl=False)
+    with tempfile.TemporaryDirectory(prefix="ton-exporter-fetch-") as spool:
+        if config_file is not None:
+            patterns += _config_text_logs(_load_config(config_file), Path(spool))
+        if not patterns:
+            fail("Missing argument 'LOGS' (or --config) (see 'ton-exporter slowest-blocks --help')")
+        click.echo(slowest_blocks.run(patterns, top=top, output_format=output_format, progress=progress), nl=False)
+
+
+def _config_text_logs(config: ExporterConfig, spool: Path) -> list[SourcePattern]:
+    patterns = [parse_source(spec, None, "text_log") for spec in config.text_logs]
+    if config.ssh is not None:
+        try:
+            patterns += asyncio.run(fetch_once(config.ssh, spool))
+        except ConnectError as e:
+            fail(f"cannot fetch the text logs: {e}")
+    return patterns
 
 
 def _demo_run(start: float) -> RunRegistry:

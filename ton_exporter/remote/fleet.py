@@ -155,3 +155,23 @@ class FleetCollector(Collector):
             behind.add_metric(values, float(f.health.bytes_behind))
             last.add_metric(values, f.health.last_read)
         return [up, failures, behind, last]
+
+
+async def fetch_once(ssh: SshSources, spool_root: Path, kind: str = "text") -> list[SourcePattern]:
+    """Fetch every node's files of one kind ("text" or "session") in full, all hosts at once; the spool patterns
+    to read them from (for one-shot reports such as `slowest-blocks`). A host that cannot be reached is an error."""
+    followers = [HostFollower(node, ssh, spool_root) for node in ssh.nodes]
+
+    async def one(follower: HostFollower) -> None:
+        conn = await connect(follower.node, ssh)
+        try:
+            async with conn.start_sftp_client() as sftp:
+                for spec, spool, fmt in follower.spools:
+                    if (fmt == "text_log") == (kind == "text"):
+                        while (await fetch(sftp, spec, spool))[1]:
+                            pass
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(one(f) for f in followers))
+    return [p for f in followers for p in f.patterns() if (p.format == "text_log") == (kind == "text")]
