@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from bench import http_edge, live, series, textlog
+from bench import fleet, http_edge, live, series, textlog
 from bench.generate import generate
 from bench.ingest import instructions, measure
 
@@ -79,9 +79,30 @@ def textlogs(blocks: int = 50_000, rounds: int = 3) -> None:
         print(f"{'':>17} exporter is {ratio:.2f}x as fast as mtail (wall time)")
 
 
+def ssh_fleet(hosts: int = 24) -> None:
+    print(f"fleet: one collector following {hosts} hosts at 33 KB/s each of session stats; 30 s after 5 s warm-up")
+    r = fleet.fleet(hosts)
+    for kind in ("local", "ssh"):
+        print(
+            f"  {kind:6} CPU {r[kind]['cpu_share'] * 100:6.1f}% of one core, peak RSS {r[kind]['peak_rss'] / MB:.0f} MB"
+        )
+    print(
+        f"  ssh / local CPU ratio {r['ssh']['cpu_share'] / r['local']['cpu_share']:.2f}x; "
+        f"hosts one core follows over ssh (extrapolated): {hosts / r['ssh']['cpu_share']:.0f}"
+    )
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "http", "series"]
-    steps = (("ingest", ingest), ("latency", latency), ("idle", idle), ("textlog", textlogs), ("http", http_edge.run))
-    for name, run in (*steps, ("series", lambda: series.run(OUT / "series"))):
+    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "http", "series", "fleet"]
+    steps = (
+        ("ingest", ingest),
+        ("latency", latency),
+        ("idle", idle),
+        ("textlog", textlogs),
+        ("http", http_edge.run),
+        ("series", lambda: series.run(OUT / "series")),
+        ("fleet", ssh_fleet),
+    )
+    for name, run in steps:
         if name in which:
             run()

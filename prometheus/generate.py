@@ -283,6 +283,15 @@ ALERT_SPECS = (
         "`tonex_source_up == 0`",
     ),
     Alert(
+        "TonexSshHostDown",
+        "ton-endpoints",
+        "tonex_ssh_up == 0",
+        "ton-exporter cannot follow {{ $labels.node }} over SSH",
+        "ton-exporter at {{ $labels.instance }} has had no SFTP session to {{ $labels.host }} (node "
+        "{{ $labels.node }}) for [[for]]: see tonex_ssh_connect_failures_total for the reason.",
+        "`tonex_ssh_up == 0`",
+    ),
+    Alert(
         "TonNodeStatsStalled",
         "ton-consensus",
         """(

@@ -93,6 +93,21 @@ def _unit_with_local_binary(tmp_path: Path) -> Path:
     return unit
 
 
+def test_the_fleet_collector_s_systemd_unit_verifies_and_is_as_hardened(tmp_path: Path) -> None:
+    analyze = require_binary("systemd-analyze")
+    fleet = UNIT.with_name("ton-exporter-fleet.service")
+    unit = tmp_path / fleet.name
+    unit.write_text(fleet.read_text().replace("/opt/ton-exporter/bin/ton-exporter", str(VENV_BIN / "ton-exporter")))
+    verify = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, verify.stderr
+    security = subprocess.run(
+        [analyze, "security", "--offline=true", str(unit)], capture_output=True, text=True, check=False
+    )
+    match = re.search(r"Overall exposure level for \S+: ([\d.]+) (\w+)", security.stdout)
+    assert match, security.stdout[-2000:] + security.stderr
+    assert float(match.group(1)) <= 2.0, security.stdout
+
+
 def test_systemd_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
     analyze = require_binary("systemd-analyze")
     unit = _unit_with_local_binary(tmp_path)

@@ -248,6 +248,8 @@ def _exported_families() -> set[str]:
     families = set(re.findall(r"^\| `(tonex_\w+)` \|", reference, re.MULTILINE))
     # the families only a --state.dir exporter has; the golden output behind docs/metrics.md runs without it
     families |= set(re.findall(r"`(tonex_state_\w+)", (ROOT / "README.md").read_text()))
+    # and the per-host families only an exporter with sources of type ssh has (docs/fleet.md)
+    families |= set(re.findall(r"`(tonex_ssh_[a-z_]+)", (ROOT / "docs" / "fleet.md").read_text()))
     return families
 
 

@@ -225,7 +225,7 @@ def test_an_invalid_file_keeps_the_old_configuration(daemon: DaemonProcess) -> N
     assert "not valid YAML" in daemon.output()
     assert http_get(daemon.url + "/-/healthy")[0] == 200
     daemon.config.write_text(f"port: {daemon.port}\nprot: 1\n")
-    wait_until(lambda: "unknown key(s): prot" in daemon.output(), 30, "the daemon to log the unknown key")
+    wait_until(lambda: "prot: unknown key" in daemon.output(), 30, "the daemon to log the unknown key")
     assert daemon.proc.poll() is None
     assert http_get(daemon.url + "/-/healthy")[0] == 200
 
@@ -249,12 +249,49 @@ def test_sigterm_and_sigint_stop_the_daemon_gracefully(daemon: DaemonProcess, si
     assert (daemon.directory / "state" / "checkpoint.json").exists()
 
 
-def test_a_second_daemon_on_the_same_directory_refuses_to_start(tmp_path: Path, daemon: DaemonProcess) -> None:
-    command = [sys.executable, "-m", "ton_exporter", "daemon", "--dir", str(daemon.directory)]
-    second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+def test_a_second_daemon_on_the_same_directory_refuses_and_changes_nothing(
+    tmp_path: Path, daemon: DaemonProcess
+) -> None:
+    harness = start_harness(tmp_path, daemon.directory, "live-run")
+    state = daemon.directory / "state"
+    wait_until(lambda: (state / "runs.json").exists() and (state / "checkpoint.json").exists(), 30, "state saved")
+    daemon.proc.send_signal(signal.SIGSTOP)  # the running daemon cannot write now: any change is the second one's
+    try:
+        before = {p.name: p.read_bytes() for p in state.iterdir()}
+        command = [sys.executable, "-m", "ton_exporter", "daemon", "--dir", str(daemon.directory)]
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        after = {p.name: p.read_bytes() for p in state.iterdir()}
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
     assert second.returncode == 2
-    assert "a daemon already answers on" in second.stderr
+    assert second.stderr.strip().splitlines() == [
+        f"ton-exporter: error: a daemon already answers on {daemon.directory} (pid {daemon.proc.pid}); "
+        f"stop it with: ton-exporter daemon stop --dir {daemon.directory}"
+    ]
+    assert after == before
+    assert json.loads(before["runs.json"])["runs"][0]["status"] == "running"
     assert say(daemon.socket, b'{"command": "ping"}')["message"] == "pong"
+    harness.kill()
+
+
+def test_daemon_stop_stops_it_cleanly_and_says_when_none_runs(tmp_path: Path, daemon: DaemonProcess) -> None:
+    harness = start_harness(tmp_path, daemon.directory, "live-at-stop")
+
+    def stop() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "ton_exporter", "daemon", "stop", "--dir", str(daemon.directory)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    first = stop()
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"stopped the daemon of {daemon.directory} (pid {daemon.proc.pid})"
+    assert daemon.proc.wait(10) == 0  # stop returned once the daemon let go of its lock
+    assert not daemon.socket.exists()
+    saved = json.loads((daemon.directory / "state" / "runs.json").read_text())
+    assert [(r["run_id"], r["status"]) for r in saved["runs"]] == [("live-at-stop", "interrupted")]
+    again = stop()
+    assert again.returncode == 1
+    assert again.stderr.strip() == f"ton-exporter: no daemon runs on {daemon.directory}"
+    harness.kill()
 
 
 def test_the_client_starts_the_daemon_when_none_runs(tmp_path: Path) -> None:

@@ -19,9 +19,12 @@ from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
 from ton_exporter.cli_options import logging_options, polling_options
 from ton_exporter.cli_web import load_web, web_options
+from ton_exporter.config import ConfigError, ExporterConfig, load_config
 from ton_exporter.exposition.http_server import Limits as HttpLimits
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.limits_options import limits_options
+from ton_exporter.remote.connection import ConnectError
+from ton_exporter.remote.fleet import Fleet, FleetCollector, alongside, fetch_once
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
@@ -62,6 +65,15 @@ def cli() -> None:
 
 
 @cli.command("serve")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Read sources, listen address, from_start and state_dir from FILE (the daemon's config.yaml schema, see "
+    "docs/fleet.md) instead of --session-logs/--text-log. Flags given as well win over the file.",
+)
 @click.option(
     "--session-logs",
     "session_logs",
@@ -119,7 +131,10 @@ def cli() -> None:
 @web_options
 @polling_options("Do not use inotify (watchfiles); poll every --poll-interval instead.")
 @logging_options
+@click.pass_context
 def serve_command(
+    ctx: click.Context,
+    config_file: Path | None,
     session_logs: tuple[str, ...],
     text_logs: tuple[str, ...],
     node: str | None,
@@ -138,7 +153,23 @@ def serve_command(
     max_connections: int,
 ) -> None:
     """Tail session-stats files and text logs and serve their metrics on /metrics."""
-    if not session_logs and not text_logs:
+    fleet = None
+    if config_file is not None:
+        config = _load_config(config_file)
+        session_logs = session_logs or config.sources
+        text_logs = text_logs or config.text_logs
+        if _default(ctx, "listen_address"):
+            listen_address = f"{config.host}:{config.port}"
+        from_start = from_start or config.from_start
+        if state_dir is None and config.state_dir is not None:
+            state_dir = Path(config.state_dir)
+        if _default(ctx, "run") and config.testnet:
+            run = str(config.run["id"])
+        if config.ssh is not None:
+            if state_dir is None:
+                fail(f"{config_file}: sources.type: ssh needs state_dir (or --state.dir): the fetched bytes live there")
+            fleet = Fleet(config.ssh, state_dir / "spool")
+    if not session_logs and not text_logs and fleet is None:
         fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)
     host, port = parse_listen_address(listen_address)
@@ -146,6 +177,9 @@ def serve_command(
     sources += [parse_source(spec, node, "text_log") for spec in text_logs]
     for source in sources:
         _check_source(source)
+    if fleet is not None:
+        sources += fleet.patterns()
+        from_start = True  # spool files hold only what was fetched: all of it is to be read
     exporter = Exporter(
         sources,
         run=run,
@@ -156,8 +190,11 @@ def serve_command(
         limits=limits,
     )
     exporter.register_process_collectors()
+    if fleet is not None:
+        exporter.registry.register(FleetCollector(fleet))
     web, http_limits = load_web(web_config_file), HttpLimits(max_connections=max_connections)
-    _run(serve(exporter, host, port, poll_interval, not no_inotify, web=web, limits=http_limits), listen_address)
+    main = serve(exporter, host, port, poll_interval, not no_inotify, web=web, limits=http_limits)
+    _run(alongside(fleet, main), listen_address)
 
 
 @cli.command("demo")
@@ -208,7 +245,16 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
 
 
 @cli.command("slowest-blocks")
-@click.argument("logs", nargs=-1, required=True, metavar="[NODE=]PATH|GLOB|DIR...")
+@click.argument("logs", nargs=-1, metavar="[NODE=]PATH|GLOB|DIR...")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Read the text logs the configuration names (local, or fetched over SSH from every node at once) "
+    "besides LOGS.",
+)
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many blocks to list.")
 @click.option(
     "--format",
@@ -224,12 +270,29 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
     default=None,
     help="Progress bar on stderr while reading (default: for inputs of 16 MiB or more; drawn on a terminal only).",
 )
-def slowest_blocks_command(logs: tuple[str, ...], top: int, output_format: str, progress: bool | None) -> None:
+def slowest_blocks_command(
+    logs: tuple[str, ...], config_file: Path | None, top: int, output_format: str, progress: bool | None
+) -> None:
     """Rank blocks by broadcast time (first compression start to last decompression end, over all nodes) from the
     Broadcast_benchmark lines of td text logs of many nodes, with per-stage breakdowns and the op/compression
     signatures blocks went through. LOGS are files, globs or directories, as for `serve --text-log`."""
     patterns = [parse_source(spec, None, "text_log") for spec in logs]
-    click.echo(slowest_blocks.run(patterns, top=top, output_format=output_format, progress=progress), nl=False)
+    with tempfile.TemporaryDirectory(prefix="ton-exporter-fetch-") as spool:
+        if config_file is not None:
+            patterns += _config_text_logs(_load_config(config_file), Path(spool))
+        if not patterns:
+            fail("Missing argument 'LOGS' (or --config) (see 'ton-exporter slowest-blocks --help')")
+        click.echo(slowest_blocks.run(patterns, top=top, output_format=output_format, progress=progress), nl=False)
+
+
+def _config_text_logs(config: ExporterConfig, spool: Path) -> list[SourcePattern]:
+    patterns = [parse_source(spec, None, "text_log") for spec in config.text_logs]
+    if config.ssh is not None:
+        try:
+            patterns += asyncio.run(fetch_once(config.ssh, spool))
+        except ConnectError as e:
+            fail(f"cannot fetch the text logs: {e}")
+    return patterns
 
 
 def _demo_run(start: float) -> RunRegistry:
@@ -242,6 +305,18 @@ def _demo_run(start: float) -> RunRegistry:
 
 cli.add_command(logging_options(daemon_command))
 cli.add_command(run_group)
+
+
+def _load_config(path: Path) -> ExporterConfig:
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        fail(str(e))
+    return config
+
+
+def _default(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) in (click.core.ParameterSource.DEFAULT, None)
 
 
 def _check_source(source: SourcePattern) -> None:

@@ -19,6 +19,7 @@ from ton_exporter.cli_options import polling_options
 from ton_exporter.runs.client import DEFAULT_DIR, DaemonNotRunningError, RunClient, RunRefusedError
 from ton_exporter.runs.config import ConfigError
 from ton_exporter.runs.daemon import run_daemon
+from ton_exporter.runs.lock import NotRunningError, stop_daemon
 from ton_exporter.runs.socket_server import AlreadyRunningError
 
 _DIR_HELP = "The daemon's directory: config.yaml, daemon.sock, state/ (tontester: test/integration/.dashboard)."
@@ -35,28 +36,38 @@ def _dir_option(f: click.decorators.FC) -> click.decorators.FC:
     )(f)
 
 
-@click.command("daemon")
+@click.group("daemon", invoke_without_command=True)
 @_dir_option
 @click.option(
     "--state.dir",
     "state_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where runs and read positions are saved. Default: DIR/state.",
+    help="Where runs and read positions are saved. Default: state_dir in the config, else DIR/state.",
 )
 @polling_options("Poll files and the configuration instead of watching them.")
+@click.pass_context
 def daemon_command(
-    directory: Path, state_dir: Path | None, poll_interval: float, no_inotify: bool, log_level: str, log_format: str
+    ctx: click.Context,
+    directory: Path,
+    state_dir: Path | None,
+    poll_interval: float,
+    no_inotify: bool,
+    log_level: str,
+    log_format: str,
 ) -> None:
     """Run the monitoring daemon configured by DIR/config.yaml: /metrics, run registration on DIR/daemon.sock and
-    the run API. Follows the file: a new port moves the HTTP server, a deleted file stops the daemon."""
+    the run API. Follows the file: a new port moves the HTTP server, a deleted file stops the daemon. One daemon
+    per directory (DIR/daemon.lock); `daemon stop --dir DIR` stops it."""
+    if ctx.invoked_subcommand is not None:
+        return
     logs.configure(log_level, log_format)
     try:
         status = asyncio.run(
             run_daemon(directory, state_dir=state_dir, poll_interval=poll_interval, use_inotify=not no_inotify)
         )
     except ConfigError as e:
-        raise click.ClickException(f"{directory / 'config.yaml'}: {e}") from e
+        raise click.ClickException(str(e)) from e
     except AlreadyRunningError as e:
         raise click.ClickException(str(e)) from e
     except KeyboardInterrupt:
@@ -64,6 +75,21 @@ def daemon_command(
     except OSError as e:
         raise click.ClickException(f"cannot start: {e.strerror or e}") from e
     sys.exit(status)
+
+
+@daemon_command.command("stop")
+@_dir_option
+def daemon_stop_command(directory: Path) -> None:
+    """Stop the daemon of DIR cleanly (SIGTERM: runs still connected interrupted, runs and read positions saved)
+    and wait until it has. Exit status 1 when no daemon runs there."""
+    try:
+        pid = stop_daemon(directory)
+    except NotRunningError as e:
+        click.echo(f"ton-exporter: {e}", err=True)
+        sys.exit(1)
+    except TimeoutError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"stopped the daemon of {directory} (pid {pid})")
 
 
 @click.group("run")

@@ -30,8 +30,10 @@ from ton_exporter.app import DEFAULT_RUN, Exporter, parse_source
 from ton_exporter.exposition.http_server import Handler, HttpServer, HttpStats, Request, Response
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.exposition.web_config import WebConfig, WebConfigError, load_web_config
+from ton_exporter.remote.fleet import Fleet, FleetCollector
 from ton_exporter.runs.config import CONFIG_NAME, ConfigError, DaemonConfig, load_config
 from ton_exporter.runs.http_api import PREFIX, RunApi
+from ton_exporter.runs.lock import DirectoryLock
 from ton_exporter.runs.registry import Run, RunRegistry, new_run
 from ton_exporter.runs.socket_server import SOCKET_NAME, RunSocketServer
 
@@ -49,12 +51,13 @@ class Daemon:
     ) -> None:
         self.directory = directory
         self.config_path = directory / CONFIG_NAME
-        self.state_dir = state_dir or directory / "state"
+        self.config = load_config(self.config_path)  # ConfigError: the command line says why and exits
+        self.state_dir = state_dir or Path(self.config.state_dir or directory / "state")
         self.poll_interval = poll_interval
         self.use_inotify = use_inotify
-        self.config = load_config(self.config_path)  # ConfigError: the command line says why and exits
         self.http_stats = HttpStats()  # one for the daemon's life: servers and exporters come and go
         self._web_config(self.config)  # an invalid web config stops the start, as an invalid config does
+        self.fleet = Fleet(self.config.ssh, self.state_dir / "spool") if self.config.ssh else None
         self.registry = RunRegistry(self.state_dir / RUNS_FILE, self.config.retention, idle_run=DEFAULT_RUN)
         if self.config.testnet:
             self.registry.keep_running(self._testnet_run(self.config))
@@ -79,7 +82,14 @@ class Daemon:
 
     def _new_exporter(self, config: DaemonConfig) -> tuple[Exporter, RunsCollector]:
         sources = [parse_source(spec, None) for spec in config.sources]
-        exporter = Exporter(sources, run=self.registry.label(), from_start=config.from_start, state_dir=self.state_dir)
+        sources += [parse_source(spec, None, "text_log") for spec in config.text_logs]
+        from_start = config.from_start
+        if self.fleet is not None:
+            sources += self.fleet.patterns()
+            from_start = True  # spool files hold only what was fetched: all of it is to be read
+        exporter = Exporter(sources, run=self.registry.label(), from_start=from_start, state_dir=self.state_dir)
+        if self.fleet is not None:
+            exporter.registry.register(FleetCollector(self.fleet))
         collector = RunsCollector(self.registry, exporter.run_nodes)
         exporter.add_collector("runs", collector)
         exporter.registry.register(self.http_stats)
@@ -120,6 +130,7 @@ class Daemon:
             "config": str(self.config_path),
             "state_dir": str(self.state_dir),
             "sources": list(self.config.sources),
+            "text_logs": list(self.config.text_logs),
         }
 
     def _follow_runs(self) -> None:
@@ -140,6 +151,8 @@ class Daemon:
             self.http = await self._listen(self.config.host, self.config.port)
             self._start_poller()
             tasks = [loop.create_task(self._watch_config()), loop.create_task(self._tick())]
+            if self.fleet is not None:
+                tasks.append(loop.create_task(self.fleet.run()))
             stop = loop.create_task(self._stop.wait())
             await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
@@ -234,6 +247,8 @@ class Daemon:
     async def reload(self) -> None:
         try:
             new = load_config(self.config_path)
+            if new.ssh != self.config.ssh:
+                raise ConfigError("ssh sources cannot change while running: restart the daemon")
             if new.mode != self.config.mode:
                 raise ConfigError(f"mode cannot change from {self.config.mode} to {new.mode} while running: restart")
             self._web_config(new)
@@ -260,7 +275,7 @@ class Daemon:
         self.registry.retention = new.retention
         if new.testnet and new.run != old.run:
             self.registry.keep_running(self._testnet_run(new))
-        if (new.sources, new.from_start) != (old.sources, old.from_start):
+        if (new.sources, new.text_logs, new.from_start) != (old.sources, old.text_logs, old.from_start):
             await self._restart_ingest()
         log.info("configuration reloaded", extra={"config": str(self.config_path)})
 
@@ -274,7 +289,11 @@ class Daemon:
 
 
 async def run_daemon(directory: Path, **options: Any) -> int:
-    daemon = Daemon(directory, **options)
-    with contextlib.suppress(asyncio.CancelledError):
-        return await daemon.run()
+    """The directory's lock first: a refused daemon has read and written nothing (lock.py)."""
+    if not (directory / CONFIG_NAME).exists():
+        raise ConfigError(f"{directory / CONFIG_NAME} does not exist")
+    with DirectoryLock(directory):
+        daemon = Daemon(directory, **options)
+        with contextlib.suppress(asyncio.CancelledError):
+            return await daemon.run()
     return 0

@@ -1,0 +1,207 @@
+"""One collector following a fleet of real OpenSSH servers on loopback (each its own port and host key, read-only
+SFTP): every line of every host counted exactly once against the files, through a host killed mid-stream and
+restarted and a host whose file rotates; a host with a changed host key and one that never answers are refused,
+counted by reason and shown down, without delaying the others."""
+
+import getpass
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, real_lines
+from tests.metrics_text import Samples, parse, total, value
+from tests.servers import DaemonProcess, Process, http_get, wait_until
+from tests.sshd import Sshd, keygen
+
+HOSTS = int(os.environ.get("TONEX_FLEET_HOSTS", "24"))  # the issue's devnet size; fewer while iterating
+
+
+@pytest.fixture
+def client_key(tmp_path: Path) -> Path:
+    return keygen(tmp_path / "id_ed25519")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, client_key: Path) -> Iterator[list[Sshd]]:
+    servers: list[Sshd] = []
+    try:
+        for index in range(HOSTS + 1):  # the last one has its host key changed (below)
+            servers.append(Sshd(tmp_path / f"sshd-{index}", client_key))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_a_fleet_is_followed_exactly_through_a_restart_a_rotation_a_changed_key_and_a_silent_host(
+    tmp_path: Path, client_key: Path, fleet: list[Sshd]
+) -> None:
+    good, changed = fleet[:-1], fleet[-1]
+    lines = real_lines(1)
+    remote = tmp_path / "remote"
+    for index in range(len(fleet)):
+        (remote / f"v{index:02d}").mkdir(parents=True)
+        (remote / f"v{index:02d}" / "session-logs").write_bytes(b"\n".join(lines[:40]) + b"\n")
+    other_key = keygen(tmp_path / "impostor").with_suffix(".pub").read_text().split()
+    known_hosts = "".join(s.known_hosts_line() for s in good)
+    known_hosts += f"[127.0.0.1]:{changed.port} {other_key[0]} {other_key[1]}\n"
+    (tmp_path / "known_hosts").write_text(known_hosts)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    nodes = [(f"v{i:02d}", s.port) for i, s in enumerate(fleet)] + [("silent", silent.getsockname()[1])]
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            mode: devnet
+            host: 127.0.0.1
+            port: {port}
+            state_dir: state
+            sources:
+              type: ssh
+              user: {getpass.getuser()}
+              ssh_key: {client_key}
+              known_hosts: {tmp_path / "known_hosts"}
+              poll_interval: 0.2
+              nodes:
+            """
+        )
+        + "".join(
+            f"    - {{host: 127.0.0.1, port: {p}, name: {name}, session_logs_path: {remote / name / 'session-logs'}}}\n"
+            for name, p in nodes
+        )
+    )
+    expected = {name: 40 for name, _ in nodes[: len(good)]}
+
+    def start() -> Process:
+        cmd = [sys.executable, "-m", "ton_exporter", "serve", "--config", str(config)]
+        return Process(cmd, tmp_path / f"serve-{len(list(tmp_path.glob('serve-*')))}.log")
+
+    def samples() -> Samples:
+        return parse(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+
+    def read_lines(s: Samples) -> dict[str, int]:
+        return {n: int(total(s, "tonex_source_lines_read_total", node=n)) for n in expected}
+
+    def caught_up() -> bool:
+        s = samples()
+        return (
+            read_lines(s) == expected
+            and value(
+                s, "tonex_ssh_connect_failures_total", node="silent", host=f"127.0.0.1:{nodes[-1][1]}", reason="timeout"
+            )
+            >= 1
+        )
+
+    serve = start()
+    try:
+        wait_until(caught_up, 120, f"every host read\n{serve.output()}")
+        s = samples()
+        for name, p in nodes[: len(good)]:
+            assert value(s, "tonex_ssh_up", node=name, host=f"127.0.0.1:{p}") == 1
+            assert value(s, "tonex_ssh_bytes_behind", node=name, host=f"127.0.0.1:{p}") == 0
+        bad = {"node": f"v{len(good):02d}", "host": f"127.0.0.1:{changed.port}"}
+        assert value(s, "tonex_ssh_up", **bad) == 0
+        assert value(s, "tonex_ssh_connect_failures_total", reason="host_key", **bad) >= 1
+        assert read_lines(s)  # the changed-key host read nothing
+        assert total(s, "tonex_source_lines_read_total", node=bad["node"]) == 0
+
+        # v00's sshd killed mid-stream, lines appended meanwhile, sshd restarted: every line once
+        good[0].kill()
+        with open(remote / "v00" / "session-logs", "ab") as f:
+            f.write(b"\n".join(lines[40:70]) + b"\n")
+        good[0].restart()
+        expected["v00"] = 70
+        # v01 rotates by rename with lines in both files
+        (remote / "v01" / "session-logs").rename(remote / "v01" / "session-logs.1")
+        with open(remote / "v01" / "session-logs.1", "ab") as f:
+            f.write(b"\n".join(lines[40:50]) + b"\n")
+        (remote / "v01" / "session-logs").write_bytes(b"\n".join(lines[50:96]) + b"\n")
+        expected["v01"] = 96
+        wait_until(lambda: read_lines(samples()) == expected, 120, f"after restart and rotation\n{serve.output()}")
+    finally:
+        serve.stop()
+    # the collector restarted: resumes from the saved state and the spool, nothing read twice
+    with open(remote / "v02" / "session-logs", "ab") as f:
+        f.write(b"\n".join(lines[40:45]) + b"\n")
+    expected["v02"] = 45
+    again = start()
+    try:
+        wait_until(lambda: read_lines(samples()) == expected, 120, f"after the collector restart\n{again.output()}")
+    finally:
+        again.stop()
+        silent.close()
+
+
+def test_the_daemon_follows_ssh_sources_from_its_config_yaml(tmp_path: Path, client_key: Path) -> None:
+    server = Sshd(tmp_path / "sshd", client_key)
+    try:
+        (tmp_path / "known_hosts").write_text(server.known_hosts_line())
+        log = tmp_path / "remote" / "session-logs"
+        log.parent.mkdir()
+        lines = real_lines(2)
+        log.write_bytes(b"\n".join(lines) + b"\n")
+        config = (
+            f"mode: devnet\nsources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"  known_hosts: {tmp_path / 'known_hosts'}\n  poll_interval: 0.2\n"
+            f"  nodes:\n    - {{host: 127.0.0.1, port: {server.port}, name: remote-1, session_logs_path: {log}}}\n"
+        )
+        daemon = DaemonProcess(tmp_path / ".dashboard", config)
+        try:
+
+            def read() -> int:
+                s = parse(http_get(daemon.url + "/metrics")[2].decode())
+                return int(total(s, "tonex_source_lines_read_total", node="remote-1"))
+
+            wait_until(lambda: read() == len(lines), 60, f"the remote lines read\n{daemon.output()}")
+            assert (
+                tmp_path / ".dashboard" / "state" / "spool" / "remote-1" / "session" / "000001.log"
+            ).read_bytes() == (log.read_bytes())
+        finally:
+            daemon.stop()
+    finally:
+        server.stop()
+
+
+def test_slowest_blocks_over_ssh_equals_slowest_blocks_on_the_same_files_locally(
+    tmp_path: Path, client_key: Path
+) -> None:
+    sample = Path(__file__).parent / "fixtures" / "text-logs"
+    servers = [Sshd(tmp_path / f"sshd-{n}", client_key) for n in (1, 2)]
+    try:
+        (tmp_path / "known_hosts").write_text("".join(s.known_hosts_line() for s in servers))
+        nodes = "".join(
+            f"    - {{host: 127.0.0.1, port: {s.port}, name: node{n}, text_logs_path: {sample / f'node{n}' / 'log'}}}\n"
+            for n, s in zip((1, 2), servers, strict=True)
+        )
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"sources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"  known_hosts: {tmp_path / 'known_hosts'}\n  nodes:\n{nodes}"
+        )
+        command = [sys.executable, "-m", "ton_exporter", "slowest-blocks", "--format", "json"]
+        remote = subprocess.run([*command, "--config", str(config)], capture_output=True, text=True, check=False)
+        local = subprocess.run(
+            [*command, f"node1={sample / 'node1' / 'log'}", f"node2={sample / 'node2' / 'log'}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        for server in servers:
+            server.stop()
+    assert remote.returncode == 0, remote.stderr
+    assert local.returncode == 0, local.stderr
+    fetched, read = json.loads(remote.stdout), json.loads(local.stdout)
+    assert len(fetched["inputs"].pop("files")) == len(read["inputs"].pop("files")) == 2  # spool paths vs the paths
+    assert fetched == read
+    assert read["inputs"]["benchmark_lines"] > 0  # not two empty reports

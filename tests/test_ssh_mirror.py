@@ -1,0 +1,87 @@
+"""Remote files mirrored over read-only SFTP from a real OpenSSH server into the append-only spool: partial last
+lines, rename rotation, copytruncate and a reconnect with a fresh spool object leave every remote file's bytes
+exactly once in exactly one spool file."""
+
+import asyncio
+import getpass
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import real_lines
+from tests.sshd import Sshd, keygen
+from ton_exporter.config.model import RemoteNode, SshSources
+from ton_exporter.remote.connection import connect
+from ton_exporter.remote.mirror import Spool, fetch
+
+
+@pytest.fixture
+def client_key(tmp_path: Path) -> Path:
+    return keygen(tmp_path / "id_ed25519")
+
+
+@pytest.fixture
+def sshd(tmp_path: Path, client_key: Path) -> Iterator[Sshd]:
+    server = Sshd(tmp_path / "sshd", client_key)
+    yield server
+    server.stop()
+
+
+def test_rotation_copytruncate_partial_lines_and_reconnect_fetch_every_byte_once(
+    tmp_path: Path, client_key: Path, sshd: Sshd
+) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(sshd.known_hosts_line())
+    ssh = SshSources(user=getpass.getuser(), ssh_key=str(client_key), known_hosts=str(known_hosts))
+    node = RemoteNode("127.0.0.1", "v1", sshd.port)
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    log = remote / "session-logs"
+    a, b = real_lines(1)[:60], real_lines(1)[60:]
+    c, d = real_lines(2)[:50], real_lines(2)[50:]
+    whole_a = b"\n".join(a) + b"\n"
+    spool_dir = tmp_path / "state" / "spool" / "v1" / "session"
+
+    async def fetch_all(spool: Spool) -> int:
+        conn = await connect(node, ssh)
+        try:
+            async with conn.start_sftp_client() as sftp:
+                total = 0
+                while True:  # a chunk at a time until nothing is left
+                    fetched, _ = await fetch(sftp, str(log), spool)
+                    total += fetched
+                    if not fetched:
+                        return total
+        finally:
+            conn.close()
+
+    def contents() -> list[bytes]:
+        return [p.read_bytes() for p in sorted(spool_dir.glob("*.log"))]
+
+    spool = Spool(spool_dir)
+    log.write_bytes(whole_a[:-40])  # the last line partial
+    assert asyncio.run(fetch_all(spool)) == len(whole_a) - 40
+    with open(log, "ab") as f:
+        f.write(whole_a[-40:])
+    asyncio.run(fetch_all(spool))
+    assert contents() == [whole_a]
+
+    log.rename(remote / "session-logs.1")  # rename rotation; the writer finishes its line in the old file
+    with open(remote / "session-logs.1", "ab") as f:
+        f.write(b"\n".join(b) + b"\n")
+    log.write_bytes(b"\n".join(c) + b"\n")
+    asyncio.run(fetch_all(spool))
+    first = whole_a + b"\n".join(b) + b"\n"
+    assert contents() == [first, b"\n".join(c) + b"\n"]
+
+    shutil.copy(log, remote / "session-logs.2")  # copytruncate, then more lines in the copy-truncated file
+    with open(log, "r+b") as g:
+        g.truncate(0)
+        g.write(b"\n".join(d) + b"\n")
+    restarted = Spool(spool_dir)  # a collector restart: the spool on disk is all it knows
+    asyncio.run(fetch_all(restarted))
+    assert contents() == [first, b"\n".join(c) + b"\n", b"\n".join(d) + b"\n"]
+    assert asyncio.run(fetch_all(Spool(spool_dir))) == 0  # and again: nothing fetched twice
+    assert sum(x.count(b"\n") for x in contents()) == len(a) + len(b) + len(c) + len(d)

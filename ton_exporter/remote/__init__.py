@@ -1,0 +1,1 @@
+"""Remote validators followed over SSH (issue 13; docs/fleet.md)."""

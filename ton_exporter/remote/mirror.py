@@ -1,0 +1,135 @@
+"""Remote files copied, append-only, into a local spool that the local tailer follows.
+
+Why a spool: the local tailer already gives every guarantee (identity, partial lines, offsets and counters saved
+together); the spool turns whatever the remote files do into files that only grow, so those guarantees carry over.
+
+Invariants:
+* A spool file holds the bytes of exactly one remote file, from its first byte, in order; its size is how far that
+  remote file has been fetched. The spool lives in the state directory, so a restart resumes from it: nothing is
+  fetched twice, nothing skipped.
+* Remote files are matched to spool files by content (the first `HEAD_BYTES` bytes, one head the start of the
+  other), as local identity's `same_content` does: SFTP gives no inode. A renamed file (rotation) keeps its head and
+  so its spool file; a new file at the path, or a truncated and rewritten one, has another head and gets a new
+  spool file; a copytruncate copy has the original's head and continues its spool file.
+* At most `CHUNK_BYTES` are held in memory per file per read.
+"""
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from ton_exporter.sources.identity import HEAD_BYTES
+
+CHUNK_BYTES = 1024 * 1024
+SPOOL_SUFFIX = ".log"
+
+
+@dataclass
+class SpoolFile:
+    path: Path
+    head: bytes
+    size: int
+
+    def same_content(self, head: bytes) -> bool:
+        if not head or not self.head:
+            return False
+        shorter, longer = sorted((self.head, head), key=len)
+        return longer.startswith(shorter)
+
+
+class Spool:
+    """The spool of one remote stream (one node, one kind of log): DIR/000001.log, DIR/000002.log, ..."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.files: list[SpoolFile] = []
+        for path in sorted(directory.glob(f"*{SPOOL_SUFFIX}")):
+            with open(path, "rb") as f:
+                self.files.append(SpoolFile(path, f.read(HEAD_BYTES), os.fstat(f.fileno()).st_size))
+
+    @property
+    def pattern(self) -> str:
+        return str(self.directory / f"*{SPOOL_SUFFIX}")
+
+    def match(self, head: bytes) -> SpoolFile | None:
+        for spool in reversed(self.files):
+            if spool.same_content(head):
+                return spool
+        return None
+
+    def new(self) -> SpoolFile:
+        number = int(self.files[-1].path.stem) + 1 if self.files else 1
+        spool = SpoolFile(self.directory / f"{number:06d}{SPOOL_SUFFIX}", b"", 0)
+        spool.path.touch()
+        self.files.append(spool)
+        return spool
+
+    def append(self, spool: SpoolFile, data: bytes) -> None:
+        with open(spool.path, "ab") as f:
+            f.write(data)
+        if len(spool.head) < HEAD_BYTES:
+            spool.head = (spool.head + data)[:HEAD_BYTES]
+        spool.size += len(data)
+
+
+async def remote_candidates(sftp: asyncssh.SFTPClient, spec: str) -> list[str]:
+    """The remote files a spec names, as locally: a directory's files, a glob's matches, or a file and its rotated
+    copies (FILE.N, FILE-DATE, FILE.old); compressed copies left aside."""
+    if any(c in spec for c in "*?["):
+        paths = await _glob(sftp, spec)
+    elif await sftp.isdir(spec):
+        paths = [posixpath.join(spec, name) for name in await sftp.listdir(spec) if not name.startswith(".")]
+    else:
+        paths = [spec, *await _glob(sftp, spec + ".*"), *await _glob(sftp, spec + "-*")]
+    files = []
+    for path in sorted(set(map(str, paths))):
+        if path.endswith((".gz", ".xz", ".bz2", ".zst", ".lz4")):
+            continue
+        try:
+            if await sftp.isfile(path):
+                files.append(path)
+        except (asyncssh.SFTPError, OSError):
+            continue  # gone between listing and looking: the next poll sees what replaced it
+    return files
+
+
+async def fetch(sftp: asyncssh.SFTPClient, spec: str, spool: Spool) -> tuple[int, int]:
+    """Copy what is new in the remote files of `spec` into `spool`; (bytes fetched, bytes still behind)."""
+    fetched = behind = 0
+    for path in await remote_candidates(sftp, spec):
+        try:
+            async with sftp.open(path, "rb") as f:  # one handle: the same remote file from head to tail
+                size = (await f.stat()).size or 0
+                if size == 0:
+                    continue
+                head = _bytes(await f.read(min(HEAD_BYTES, size), 0))
+                target = spool.match(head)
+                done = target.size if target is not None else 0
+                if done >= size:
+                    continue  # fetched already (or a copy still being written, shorter than what we have)
+                data = _bytes(await f.read(min(CHUNK_BYTES, size - done), done))
+        except (asyncssh.SFTPError, OSError):
+            continue  # rotated away while being read: its new name is a candidate next time
+        if target is None:
+            target = spool.new()
+        spool.append(target, data)
+        fetched += len(data)
+        behind += size - target.size
+    return fetched, behind
+
+
+async def _glob(sftp: asyncssh.SFTPClient, pattern: str) -> list[str]:
+    try:
+        return [str(p) for p in await sftp.glob(pattern)]
+    except asyncssh.SFTPError:
+        return []  # no match (yet)
+
+
+def _bytes(data: object) -> bytes:
+    if not isinstance(data, bytes):
+        raise TypeError("remote files are opened in binary mode")
+    return data
