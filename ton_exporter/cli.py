@@ -16,6 +16,7 @@ from ton_exporter import __version__, logs
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
+from ton_exporter.backfill.command import backfill_command
 from ton_exporter.cli_options import logging_options, polling_options
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.commands import daemon_command, run_group
@@ -231,6 +232,7 @@ def _demo_run(start: float) -> RunRegistry:
 
 cli.add_command(logging_options(daemon_command))
 cli.add_command(run_group)
+cli.add_command(backfill_command)
 
 
 def _check_source(source: SourcePattern) -> None:
