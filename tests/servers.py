@@ -84,7 +84,12 @@ class ExporterProcess(Process):
 
 class PrometheusServer(Process):
     def __init__(
-        self, tmp: Path, targets: list[str], rule_files: list[Path] | None = None, extra_config: str = ""
+        self,
+        tmp: Path,
+        targets: list[str],
+        rule_files: list[Path] | None = None,
+        extra_config: str = "",
+        data_dir: Path | None = None,  # blocks written beforehand (a backfill); default: a new directory
     ) -> None:
         binary = require_binary("prometheus")
         self.port = free_port()
@@ -104,7 +109,7 @@ class PrometheusServer(Process):
             [
                 binary,
                 f"--config.file={config}",
-                f"--storage.tsdb.path={directory / 'data'}",
+                f"--storage.tsdb.path={data_dir or directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
             ],

@@ -79,6 +79,7 @@ def read_chunks(
     position = 0
     stats.up = True
     raw = open(path, "rb")  # noqa: SIM115 (closed below, also when the caller stops early)
+    size_on_disk = os.fstat(raw.fileno()).st_size
     if progress is not None:
         progress.reading.append(raw)
     try:
@@ -99,7 +100,7 @@ def read_chunks(
         stats.reject("bad_gzip", position, str(e))  # a corrupt or truncated archive: keep what was read
     finally:
         if progress is not None:
-            progress.done += os.fstat(raw.fileno()).st_size
+            progress.done += size_on_disk
             progress.reading.remove(raw)
         raw.close()
     stats.offset = stats.size = position
