@@ -1,6 +1,8 @@
 """Consensus: slot timelines (the consensus explorer's view), phase durations, slot counts, the network view."""
 
-from dashboards.common import ONE_NODE, ONE_WORKCHAIN, RUN, SELECT, quantile, rate
+from dataclasses import replace
+
+from dashboards.common import ANNOTATIONS, ONE_NODE, ONE_WORKCHAIN, RUN, SELECT, rate, window_avg, window_quantile
 from dashboards.model import Dashboard, Panel, Query, Row
 
 PARTS = (("collate", "blue"), ("notarize", "orange"), ("finalize", "green"), ("accept", "purple"))
@@ -38,6 +40,23 @@ def _timeline_bars() -> Panel:
     )
 
 
+OUTCOMES = {
+    "0": {"text": "neither", "color": "text", "index": 0},
+    "1": {"text": "finalized", "color": "green", "index": 1},
+    "2": {"text": "skipped", "color": "red", "index": 2},
+}
+
+
+def _column(name: str, unit: str, mappings: list[dict[str, object]] | None = None) -> dict[str, object]:
+    """A table column that is not a duration: its own unit (slot numbers and validator indexes are plain integers,
+    never seconds) and, for codes, the names they stand for."""
+    properties: list[dict[str, object]] = [{"id": "unit", "value": unit}, {"id": "decimals", "value": 0}]
+    if mappings:
+        properties.append({"id": "mappings", "value": mappings})
+        properties.append({"id": "custom.cellOptions", "value": {"type": "color-text"}})
+    return {"matcher": {"id": "byName", "options": name}, "properties": properties}
+
+
 def _newest_slots_table() -> Panel:
     columns = [
         ("slot", TIMELINE.format("slot")),
@@ -52,9 +71,14 @@ def _newest_slots_table() -> Panel:
         "Newest slots",
         tuple(Query(expr, name, instant=True, table=True) for name, expr in columns),
         "s",
-        "The newest 64 retired slots before the end of the time range: leader (validator index), outcome "
-        "(1 finalized, 2 skipped, 0 neither) and the duration of each part.",
+        "The newest 64 retired slots before the end of the time range: slot number, leader (validator index), "
+        "outcome (finalized, skipped, or neither) and the duration of each part in seconds.",
         kind="table",
+        overrides=(
+            _column("slot", "none"),
+            _column("leader", "none"),
+            _column("outcome", "none", [{"type": "value", "options": OUTCOMES}]),
+        ),
         width=24,
         height=10,
         transformations=(
@@ -72,11 +96,20 @@ def _newest_slots_table() -> Panel:
 
 
 def _phase(title: str, histogram: str, description: str, catalogue_id: str) -> Panel:
+    """The selected node's phase in the newest complete 60 s window: the exact p50 and p95 of its durations, and
+    their mean beside them (a p95 far above the mean is a few slow slots, not a slow minute)."""
+    family = histogram.replace("tonex_", "tonex_window_", 1)
+    observations = family.removesuffix("_seconds") + "_observations"
     return Panel(
         title,
-        (quantile(0.5, histogram, "node"), quantile(0.95, histogram, "node")),
+        (
+            replace(window_quantile("p50", family, "node"), legend="p50"),
+            replace(window_quantile("p95", family, "node"), legend="p95"),
+            Query(window_avg(family, observations, "node"), "mean"),
+        ),
         "s",
-        description,
+        description + " Exact p50, p95 and mean of the newest complete 60 s window (shown once complete: they trail "
+        "the events by up to a minute).",
         catalogue_id=catalogue_id,
     )
 
@@ -87,6 +120,7 @@ DASHBOARD = Dashboard(
     folder="TON",
     description="The consensus explorer's view from consensus.stats.events: slot timelines, phase durations, "
     "slot counts, and in central mode the network's weighted 2/3 phases.",
+    annotations=ANNOTATIONS,
     variables=(RUN, ONE_NODE, ONE_WORKCHAIN),
     rows=(
         Row("Slot timeline", (_timeline_bars(), _newest_slots_table())),
@@ -144,10 +178,10 @@ DASHBOARD = Dashboard(
                 Panel(
                     "Slots per second",
                     (
-                        Query(rate("tonex_consensus_slots_total", "node"), "slots {{node}}"),
-                        Query(rate("tonex_consensus_finalized_slots_total", "node"), "finalized {{node}}"),
-                        Query(rate("tonex_consensus_skipped_slots_total", "node"), "skipped {{node}}"),
-                        Query(rate("tonex_consensus_empty_candidates_total", "node"), "empty {{node}}"),
+                        Query(rate("tonex_consensus_slots_total", "node"), "slots"),
+                        Query(rate("tonex_consensus_finalized_slots_total", "node"), "finalized"),
+                        Query(rate("tonex_consensus_skipped_slots_total", "node"), "skipped"),
+                        Query(rate("tonex_consensus_empty_candidates_total", "node"), "empty"),
                     ),
                     "ops",
                     "Slots seen, finalized, skipped, and empty candidates.",
@@ -155,14 +189,14 @@ DASHBOARD = Dashboard(
                 ),
                 Panel(
                     "Votes per second by type",
-                    (Query(rate("tonex_consensus_votes_total", "node, vote"), "{{node}} {{vote}}"),),
+                    (Query(rate("tonex_consensus_votes_total", "vote"), "{{vote}}"),),
                     "ops",
                     "Slots this node voted in, by vote type (notarize, finalize, skip).",
                     catalogue_id="CON-19",
                 ),
                 Panel(
                     "Certificates per second by type",
-                    (Query(rate("tonex_consensus_certificates_total", "node, vote"), "{{node}} {{vote}}"),),
+                    (Query(rate("tonex_consensus_certificates_total", "vote"), "{{vote}}"),),
                     "ops",
                     "Slots with a certificate this node observed, by vote type.",
                     catalogue_id="CON-20",
@@ -170,11 +204,11 @@ DASHBOARD = Dashboard(
                 Panel(
                     "Collation drift and unfinished collations",
                     (
-                        Query(rate("tonex_consensus_drifted_collations_total", "node"), "drifted {{node}}"),
-                        Query(rate("tonex_consensus_unfinished_collations_total", "node"), "unfinished {{node}}"),
+                        Query(rate("tonex_consensus_drifted_collations_total", "node"), "drifted"),
+                        Query(rate("tonex_consensus_unfinished_collations_total", "node"), "unfinished"),
                         Query(
                             rate("tonex_consensus_unexpected_leader_collations_total", "node"),
-                            "not the leader {{node}}",
+                            "not the leader",
                         ),
                     ),
                     "ops",
@@ -187,7 +221,7 @@ DASHBOARD = Dashboard(
                     (
                         Query(
                             rate("tonex_consensus_events_total", "node", 'type="consensus.stats.id"'),
-                            "{{node}}",
+                            "sessions",
                         ),
                     ),
                     "ops",

@@ -11,6 +11,8 @@ def _rate(metric: str, by: str, extra: str = "") -> str:
     return f"sum by ({by}) (rate({metric}{{{matchers}}}[$__rate_interval]))"
 
 
+UP_DOWN = {"0": {"text": "down", "color": "red"}, "1": {"text": "up", "color": "green"}}
+
 PANELS = (
     Panel(
         "Sources up",
@@ -20,7 +22,22 @@ PANELS = (
             Query('up{job="tonex"}', "scrape {{instance}}"),
         ),
         "bool_yes_no",
-        "1 when every file of the node is readable, every pattern matches a file, and Prometheus reaches the exporter.",
+        "1 when every file of the node is readable, every pattern matches a file, and Prometheus reaches the exporter. "
+        "One lane per source (a state timeline): overlapping 0/1 lines could not be told apart.",
+        kind="state-timeline",
+        field_defaults={
+            "mappings": [
+                {
+                    "type": "value",
+                    "options": {"0": {"text": "down", "color": "red"}, "1": {"text": "up", "color": "green"}},
+                }
+            ],
+            "color": {"mode": "thresholds"},
+            "thresholds": {
+                "mode": "absolute",
+                "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
+            },
+        },
         catalogue_id="EXP-01",
     ),
     Panel(
@@ -43,13 +60,14 @@ PANELS = (
     Panel(
         "Rejected lines by reason",
         (
-            Query(_rate("tonex_source_lines_rejected_total", "node, reason"), "{{node}} {{reason}}"),
-            Query(_rate("tonex_source_field_errors_total", "node, field"), "{{node}} field {{field}}"),
-            Query(_rate("tonex_consensus_events_rejected_total", "node, reason"), "{{node}} event {{reason}}"),
+            Query(_rate("tonex_source_lines_rejected_total", "node, reason") + " > 0", "{{node}} {{reason}}"),
+            Query(_rate("tonex_source_field_errors_total", "node, field") + " > 0", "{{node}} field {{field}}"),
+            Query(_rate("tonex_consensus_events_rejected_total", "node, reason") + " > 0", "{{node}} event {{reason}}"),
         ),
         "ops",
-        "Lines rejected whole, embedded fields that could not be read, malformed consensus events. Never fatal: "
-        "the exporter logs the first of each reason per file with its offset.",
+        "Lines rejected whole, embedded fields that could not be read, malformed consensus events; only reasons "
+        "that occur are drawn (every reason is exported at 0). Never fatal: the exporter logs the first of each "
+        "reason per file with its offset.",
         catalogue_id="EXP-03",
     ),
     Panel(
@@ -109,13 +127,17 @@ PANELS = (
         "Records for a 60 s window older than the one shown: counted in every counter, in no window gauge.",
     ),
     Panel(
-        "Exporter process cost",
-        (
-            Query('rate(process_cpu_seconds_total{job="tonex"}[$__rate_interval])', "cpu {{instance}}"),
-            Query('scrape_duration_seconds{job="tonex"}', "scrape {{instance}}"),
-        ),
+        "Exporter CPU",
+        (Query('rate(process_cpu_seconds_total{job="tonex"}[$__rate_interval])', "{{instance}}"),),
+        "percentunit",
+        "CPU seconds per second of the exporter process: the share of one core it uses.",
+        catalogue_id="EXP-09",
+    ),
+    Panel(
+        "Scrape duration",
+        (Query('scrape_duration_seconds{job="tonex"}', "{{instance}}"),),
         "s",
-        "CPU seconds per second of the exporter process and the duration of Prometheus's scrape of it.",
+        "How long Prometheus's scrape of the exporter takes.",
         catalogue_id="EXP-09",
     ),
     Panel(

@@ -3,6 +3,7 @@
 Every panel gets the `$datasource` variable, a unit, a description, and a grid position laid out row by row.
 """
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,16 +24,66 @@ class Query:
         target: dict[str, Any] = {
             "refId": ref_id,
             "datasource": DATASOURCE,
-            "expr": self.expr,
+            "expr": self.rendered(),
             "legendFormat": self.legend or "__auto",
             "range": not self.instant,
             "instant": self.instant,
         }
         if self.table:
             target["format"] = "table"
-        if self.interval:
-            target["interval"] = self.interval
+        if not self.instant and EXEMPLARS.search(self.expr):
+            target["exemplar"] = True  # the slowest block of each bucket, drawn as points beside the quantile
+        if self.interval or WINDOW_GAUGE.search(self.expr):
+            target["interval"] = self.interval or WINDOW
         return target
+
+    def rendered(self) -> str:
+        expr = over_time(self.expr)
+        return named_workchains(expr) if self.names_workchains() else expr
+
+    def names_workchains(self) -> bool:
+        """A legend or a table that shows the workchain label shows its name; a range vector (a query ending in
+        `]`) cannot be relabelled, and its series keep the number."""
+        shows = "{{workchain}}" in self.legend or self.table
+        return shows and not self.expr.rstrip().endswith("]") and "workchain" in self.expr
+
+
+# Histograms whose buckets carry exemplars naming a block (aggregation/block_groups.py: EXEMPLAR_COLUMNS).
+EXEMPLARS = re.compile(r"\btonex_(?:collation|validation)_total_seconds_bucket\b")
+# A window gauge shows one 60 s window for 60 s; sampled once per step, a 24 h range would skip most windows and
+# their spikes. Every window gauge is read through an _over_time of the step ($__interval, at least one window).
+WINDOW = "1m"
+WINDOW_GAUGE = re.compile(r"\b(tonex_window_\w+?)\{([^}]*)\}(?!\[)")
+# A quantile of the step is the one of its worst window: a slow minute is never averaged away.
+_OVER_TIME = {
+    'agg="min"': "min_over_time",
+    'agg="max"': "max_over_time",
+    **{f'agg="{q}"': "max_over_time" for q in ("p50", "p95", "p99")},
+}
+
+
+def over_time(expr: str) -> str:
+    def wrap(match: re.Match[str]) -> str:
+        name, matchers = match.group(1), match.group(2)
+        if name.endswith(("_total", "_timestamp_seconds")):
+            return match.group(0)
+        function = next((f for agg, f in _OVER_TIME.items() if agg in matchers), "avg_over_time")
+        if name.endswith("_category"):
+            function = "max_over_time"
+        return f"{function}({name}{{{matchers}}}[$__interval])"
+
+    return WINDOW_GAUGE.sub(wrap, expr)
+
+
+WORKCHAIN_NAMES = (("-1", "masterchain"), ("0", "basechain"))
+
+
+def named_workchains(expr: str) -> str:
+    """`expr` with the workchain label's numbers replaced by the names engineers use (unknown workchains keep their
+    number). Done in the query, not by a Grafana mapping: legends and table cells both read the label."""
+    for number, name in WORKCHAIN_NAMES:
+        expr = f'label_replace({expr}, "workchain", "{name}", "workchain", "{number}")'
+    return expr
 
 
 @dataclass(frozen=True)
@@ -146,6 +197,42 @@ DATASOURCE_VARIABLE: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class Annotation:
+    """A Prometheus annotation query. With `value_is_time` the sample's value is the event's Unix time in
+    milliseconds (run start and end); otherwise an annotation marks where the query has a series."""
+
+    name: str
+    expr: str
+    color: str
+    title: str
+    value_is_time: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "datasource": DATASOURCE,
+            "enable": True,
+            "iconColor": self.color,
+            "expr": self.expr,
+            "step": "60s",
+            "titleFormat": self.title,
+            "useValueForTime": self.value_is_time,
+            "tagKeys": "run,node",
+        }
+
+
+BUILT_IN_ANNOTATION: dict[str, Any] = {
+    "builtIn": 1,
+    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+    "enable": True,
+    "hide": True,
+    "iconColor": "rgba(0, 211, 255, 1)",
+    "name": "Annotations & Alerts",
+    "type": "dashboard",
+}
+
+
+@dataclass(frozen=True)
 class Dashboard:
     uid: str
     title: str
@@ -156,6 +243,7 @@ class Dashboard:
     tags: tuple[str, ...] = ("ton",)
     time_from: str = "now-30m"
     links: tuple[dict[str, Any], ...] = ()
+    annotations: tuple[Annotation, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         panels: list[dict[str, Any]] = []
@@ -192,7 +280,7 @@ class Dashboard:
             "version": 1,
             "time": {"from": self.time_from, "to": "now"},
             "templating": {"list": [DATASOURCE_VARIABLE, *(v.to_json() for v in self.variables)]},
-            "annotations": {"list": []},
+            "annotations": {"list": [BUILT_IN_ANNOTATION, *(a.to_json() for a in self.annotations)]},
             "links": list(self.links),
             "panels": panels,
         }

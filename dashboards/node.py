@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from dashboards.common import MASTER, RUN, SHARDS, WORKCHAIN, quantile, rate, window_amm
+from dashboards.common import ANNOTATIONS, MASTER, RUN, SHARDS, WORKCHAIN, rate, window_amm, window_quantile
 from dashboards.model import Dashboard, Panel, Query, Row, Variable
 
 NODE = Variable("node", "Node", 'label_values(tonex_node_info{run=~"$run"}, node)', multi=False, include_all=False)
@@ -22,6 +22,42 @@ def _stages(side: str, workchain: str, name: str) -> Panel:
     )
 
 
+WORKCHAINS = ((MASTER, "masterchain"), (SHARDS, "basechain"))
+RUN_NODE = 'and on (node) group by (node) (tonex_node_info{run=~"$run", node=~"$node"})'
+
+
+def _total_time(side: str, workchain: str, name: str) -> Panel:
+    """One workchain per panel: masterchain work takes milliseconds and a basechain block waits ~400 ms for external
+    messages, so on one linear axis the masterchain line would sit flat on zero."""
+    family, observations = f"{W}{side}_total_seconds", f"{W}{side}_total_observations"
+    return Panel(
+        f"{side.capitalize()} total time ({name})",
+        (
+            *window_amm(family, observations, workchain=workchain),
+            window_quantile("p95", family, workchain=workchain),
+        ),
+        "s",
+        f"This node's {side}s of {name} blocks: avg, min, max and the exact p95 of the newest complete 60 s window "
+        "(all four trail the events by up to a minute: a window shows once it is complete).",
+        width=6,
+    )
+
+
+def _phases(workchain: str, name: str) -> Panel:
+    return Panel(
+        f"Consensus phases p95 ({name})",
+        tuple(
+            replace(window_quantile("p95", f"{W}consensus_{phase}_seconds", workchain=workchain), legend=phase)
+            for phase in ("notarization", "finalization", "accept", "slot")
+        ),
+        "s",
+        f"Exact 95th percentiles of this node's consensus phases in the newest complete 60 s window, {name} slots "
+        "(a phase counts in the window of the event that ends it; see the consensus dashboard for the slot "
+        "timeline).",
+        width=6,
+    )
+
+
 PANELS = (
     Panel(
         "Blocks per second",
@@ -32,66 +68,50 @@ PANELS = (
         ),
         "ops",
         "Blocks this node accepted, collated and validated.",
-        width=8,
+        width=12,
     ),
-    Panel(
-        "Collation total time",
-        (
-            *window_amm(W + "collation_total_seconds", W + "collation_total_observations"),
-            quantile(0.95, "tonex_collation_total_seconds"),
-        ),
-        "s",
-        "This node's collations: avg/min/max of the newest complete 60 s window and p95 from the histogram.",
-        width=8,
-    ),
-    Panel(
-        "Validation total time",
-        (
-            *window_amm(W + "validation_total_seconds", W + "validation_total_observations"),
-            quantile(0.95, "tonex_validation_total_seconds"),
-        ),
-        "s",
-        "This node's validations: avg/min/max of the newest complete 60 s window and p95 from the histogram.",
-        width=8,
-    ),
+    *(_total_time(side, wc, name) for side in ("collation", "validation") for wc, name in WORKCHAINS[:1]),
+    *(_total_time(side, wc, name) for side in ("collation", "validation") for wc, name in WORKCHAINS[1:]),
     _stages("collation", MASTER, "master"),
     _stages("collation", SHARDS, "shards"),
     _stages("validation", MASTER, "master"),
     _stages("validation", SHARDS, "shards"),
+    *(_phases(wc, name) for wc, name in WORKCHAINS),
     Panel(
-        "Consensus phases p95",
-        tuple(
-            replace(quantile(0.95, f"tonex_consensus_{phase}_seconds"), legend=f"{phase} {{{{workchain}}}}")
-            for phase in ("notarization", "finalization", "accept", "slot")
-        ),
-        "s",
-        "95th percentiles of this node's consensus phases (see the consensus dashboard for the slot timeline).",
-        width=12,
-    ),
-    Panel(
-        "Files: lag and rejects",
+        "Files: bytes not read yet",
         (
             Query(
-                'max by (file) (tonex_source_file_size_bytes{node=~"$node"} - tonex_source_read_offset_bytes)',
-                "lag {{file}}",
-            ),
-            Query(
-                'sum by (reason) (rate(tonex_source_lines_rejected_total{node=~"$node"}[$__rate_interval]))',
-                "rejected/s {{reason}}",
+                'max by (node, file) (tonex_source_file_size_bytes{node=~"$node"} - tonex_source_read_offset_bytes) '
+                + RUN_NODE,
+                "{{file}}",
             ),
         ),
-        "short",
-        "Bytes written but not read yet, and lines rejected per second by reason.",
-        width=12,
+        "bytes",
+        "Bytes written to this node's files but not read yet (0 when the exporter keeps up).",
+        width=6,
+    ),
+    Panel(
+        "Files: rejected lines",
+        (
+            Query(
+                'sum by (reason) (rate(tonex_source_lines_rejected_total{node=~"$node"}[$__rate_interval]) > 0 '
+                + RUN_NODE
+                + ")",
+                "{{reason}}",
+            ),
+        ),
+        "ops",
+        "Lines of this node rejected per second, by reason; only reasons that occur are drawn.",
+        width=6,
     ),
 )
-
 DASHBOARD = Dashboard(
     uid="ton-node",
     title="TON node drill-down",
     folder="TON",
     description="Everything about one node: throughput, collation and validation times by stage, consensus "
     "phases, and the state of its files.",
+    annotations=ANNOTATIONS,
     variables=(RUN, NODE, WORKCHAIN),
-    rows=(Row("Node", PANELS[:3]), Row("Time by stage", PANELS[3:7]), Row("Consensus and files", PANELS[7:])),
+    rows=(Row("Node", PANELS[:5]), Row("Time by stage", PANELS[5:9]), Row("Consensus and files", PANELS[9:])),
 )

@@ -2,10 +2,28 @@
 stat cache), from session stats. 60 s window charts use the window gauges (avg/min/max of the newest complete window,
 as the stat-visualizer stored them); rates and quantiles use the counters and histograms."""
 
-from dashboards.common import MASTER, NODE, RUN, SHARDS, WORKCHAIN, quantile, rate, select, window_amm, window_avg
+from dataclasses import replace
+
+from dashboards.common import (
+    ANNOTATIONS,
+    MASTER,
+    NODE,
+    RUN,
+    SHARDS,
+    WORKCHAIN,
+    quantile,
+    rate,
+    select,
+    window_amm,
+    window_avg,
+)
 from dashboards.model import Dashboard, Panel, Query, Row
 
+# The legend of a histogram p95 drawn beside window gauges: a different time base, said where it is read.
+RECENT_P95 = "p95 over the rate interval {{workchain}}"
+
 W = "tonex_window_"
+BY_ACTION = "workchain, action"
 MAX = 'agg="max"'
 
 
@@ -43,9 +61,18 @@ def _throughput() -> Row:
             chart(
                 "THR-02",
                 "Transactions per second",
-                (Query(rate("tonex_collated_transactions_total"), "{{workchain}}"),),
+                (
+                    Query(
+                        f"{rate('tonex_collated_transactions_total')} / {rate('tonex_collated_blocks_total')} * "
+                        "max by (workchain) (sum by (workchain, node) "
+                        f"(rate(tonex_accepted_blocks_total{{{select()}}}[$__rate_interval])))",
+                        "{{workchain}}",
+                    ),
+                ),
                 "ops",
-                "Transactions of collated blocks, summed over the collating nodes.",
+                "Transactions of accepted blocks: accepted blocks per second times the transactions per collated "
+                "block (collated candidates that are never accepted, 691 against 599 accepted blocks in 5 minutes "
+                "of the demo, do not count).",
             ),
             chart(
                 "THR-03",
@@ -57,9 +84,16 @@ def _throughput() -> Row:
             chart(
                 "THR-04",
                 "Validations per second by result",
-                (Query(rate("tonex_validated_blocks_total", "workchain, result"), "{{workchain}} {{result}}"),),
+                (
+                    Query(
+                        "max by (workchain, result) (sum by (workchain, result, node) "
+                        f"(rate(tonex_validated_blocks_total{{{select()}}}[$__rate_interval])))",
+                        "{{workchain}} {{result}}",
+                    ),
+                ),
                 "ops",
-                "Candidates validated, valid and invalid.",
+                "Candidates validated, valid and invalid. Every validator validates every candidate, so this is the "
+                "most complete node's rate, not the sum over nodes (which counted each block once per node).",
             ),
             chart(
                 "THR-05",
@@ -314,10 +348,12 @@ def _collation() -> Row:
                 "Collation total time",
                 (
                     *window_amm(W + "collation_total_seconds", W + "collation_total_observations"),
-                    quantile(0.95, "tonex_collation_total_seconds"),
+                    replace(quantile(0.95, "tonex_collation_total_seconds"), legend=RECENT_P95),
                 ),
                 "s",
-                "total_time of collations: avg/min/max of the newest complete 60 s window, and p95 from the histogram.",
+                "total_time of collations: avg/min/max of the newest complete 60 s window (trailing the events by up "
+                "to a minute) beside the p95 of all selected nodes from the histogram over the rate interval (now): "
+                "two time bases, as the legend says.",
             ),
             _amm(
                 "COL-08",
@@ -363,13 +399,16 @@ def _collation() -> Row:
                 (
                     Query(
                         "topk(10, "
-                        + window_avg(W + "collation_action_seconds", W + "collation_action_observations", "action")
+                        + window_avg(
+                            W + "collation_action_seconds", W + "collation_action_observations", "workchain, action"
+                        )
                         + ")",
-                        "{{action}}",
+                        "{{workchain}} {{action}}",
                     ),
                 ),
                 "s",
-                "The 10 td PerfLog actions with the largest average per block (numbers in names replaced by N).",
+                "The 10 td PerfLog actions with the largest average per block, per workchain (averaging masterchain "
+                "and basechain blocks made a figure neither has; numbers in names replaced by N).",
             ),
         ),
     )
@@ -407,10 +446,12 @@ def _validation() -> Row:
                         window_avg(W + "validation_actual_seconds", W + "validation_actual_observations"),
                         "actual {{workchain}}",
                     ),
-                    quantile(0.95, "tonex_validation_total_seconds"),
+                    replace(quantile(0.95, "tonex_validation_total_seconds"), legend=RECENT_P95),
                 ),
                 "s",
-                "Averages over the newest complete 60 s window, and the p95 of total_time from the histogram.",
+                "Averages over the newest complete 60 s window (trailing the events by up to a minute) beside the p95 "
+                "of total_time of all selected nodes from the histogram over the rate interval (current): two time "
+                "bases, as the legend says.",
             ),
             chart(
                 "VAL-07",
@@ -430,13 +471,15 @@ def _validation() -> Row:
                 (
                     Query(
                         "topk(10, "
-                        + window_avg(W + "validation_action_seconds", W + "validation_action_observations", "action")
+                        + window_avg(
+                            W + "validation_action_seconds", W + "validation_action_observations", "workchain, action"
+                        )
                         + ")",
-                        "{{action}}",
+                        "{{workchain}} {{action}}",
                     ),
                 ),
                 "s",
-                "The 10 td PerfLog actions of validations with the largest average per block.",
+                "The 10 td PerfLog actions of validations with the largest average per block, per workchain.",
             ),
         ),
     )
@@ -489,6 +532,7 @@ DASHBOARD = Dashboard(
     folder="TON",
     description="The stat-visualizer's charts, live: throughput, block sizes, message queues, collation and "
     "validation time stacks, storage stat cache. Window charts show the newest complete 60 s window of event time.",
+    annotations=ANNOTATIONS,
     variables=(RUN, NODE, WORKCHAIN),
     rows=(_throughput(), _block(), _queues(), _collation(), _validation(), _storage()),
 )

@@ -28,13 +28,11 @@ def _p95(family: str, by: str) -> str:
 BENCHMARKS = (
     Panel(
         "(De)compression time by op",
-        (
-            Query(_p95(BB + "seconds", "op, called_from"), "p95 {{op}} {{called_from}}"),
-            Query(_mean(BB + "seconds", "op, called_from"), "avg {{op}} {{called_from}}"),
-        ),
+        (Query(_p95(BB + "seconds", "op"), "p95 {{op}}"),),
         "s",
         "time_sec of Broadcast_benchmark lines: serialize/compress and deserialize/decompress of candidates and "
-        "block broadcasts, by op and caller.",
+        "block broadcasts, 95th percentile by op (the callers are in the lines-per-second panel; op and caller, "
+        "avg and p95 together drew 31 lines).",
         catalogue_id="LOG-01",
     ),
     Panel(
@@ -52,9 +50,15 @@ BENCHMARKS = (
     ),
     Panel(
         "Benchmark lines per second",
-        (Query(_rate(BB + "seconds_count", "op, called_from, compression"), "{{op}} {{called_from}} {{compression}}"),),
+        (
+            Query(
+                f"topk(12, {_rate(BB + 'seconds_count', 'op, called_from, compression')})",
+                "{{op}} {{called_from}} {{compression}}",
+            ),
+        ),
         "ops",
-        "Broadcast_benchmark lines by op, caller and compression (compressedV2X and compressedV2_X as one).",
+        "The 12 most frequent kinds of Broadcast_benchmark lines by op, caller and compression (compressedV2X and "
+        "compressedV2_X as one).",
         catalogue_id="LOG-03",
     ),
     Panel(
@@ -66,6 +70,42 @@ BENCHMARKS = (
         "bytes",
         "Average original_size and compressed_size per line, by op.",
         catalogue_id="LOG-04",
+    ),
+)
+
+TL = "tonex_text_log_"
+
+TIMINGS = (
+    Panel(
+        "Collations and validations per second (text logs)",
+        (
+            Query(_rate(TL + "collation_seconds_count", "workchain, outcome"), "collations {{workchain}} {{outcome}}"),
+            Query(_rate(TL + "validation_seconds_count", "workchain"), "validations {{workchain}}"),
+        ),
+        "ops",
+        "`collation took X s`, `collation failed in X s` and `validation took Xs` lines per second, by workchain of "
+        "the logging actor (collate(wc,shard):seqno, validateblock(wc,shard):seqno).",
+        width=8,
+    ),
+    Panel(
+        "Failed collations by error class",
+        (Query(_rate(TL + "collation_seconds_count", "error", 'outcome="failed"'), "{{error}}"),),
+        "ops",
+        "`collation failed in X s <status>`: a failed collation's only trace (session stats log successes only), by "
+        "the class of the td::Status code (timeout, cancelled, notready, internal for the collator's own negative "
+        "codes, ...); the workchain of the failures is in the panel beside.",
+        width=8,
+    ),
+    Panel(
+        "Collation and validation time p95 (text logs)",
+        (
+            Query(_p95(TL + "collation_seconds", "workchain, outcome"), "collation {{workchain}} {{outcome}}"),
+            Query(_p95(TL + "validation_seconds", "workchain"), "validation {{workchain}}"),
+        ),
+        "s",
+        "95th percentile of the times those lines log (td's perf timer: from the query's start to the candidate, the "
+        "failure or the verdict).",
+        width=8,
     ),
 )
 
@@ -103,7 +143,8 @@ LINES = (
             Query(_rate("tonex_text_log_continuation_lines_total", "node"), "continuation lines {{node}}"),
             Query(
                 'sum by (node, reason) (rate(tonex_source_lines_rejected_total{node=~"$node", '
-                'reason=~"no_prefix|bad_benchmark"}[$__rate_interval]))',
+                'reason=~"no_prefix|bad_benchmark"}[$__rate_interval])) '
+                'and on (node) group by (node) (rate(tonex_text_log_lines_total{run=~"$run"}[$__rate_interval]))',
                 "{{node}} {{reason}}",
             ),
         ),
@@ -120,5 +161,9 @@ DASHBOARD = Dashboard(
     description="From the engines' td text logs (--text-log): block and candidate (de)compression benchmarks, and "
     "log lines by level and source file.",
     variables=(RUN, NODE),
-    rows=(Row("Broadcast benchmarks", BENCHMARKS), Row("Log lines", LINES)),
+    rows=(
+        Row("Broadcast benchmarks", BENCHMARKS),
+        Row("Collation and validation lines", TIMINGS),
+        Row("Log lines", LINES),
+    ),
 )

@@ -89,6 +89,7 @@ class PrometheusServer(Process):
         targets: list[str],
         rule_files: list[Path] | None = None,
         extra_config: str = "",
+        flags: tuple[str, ...] = (),
         data_dir: Path | None = None,  # blocks written beforehand (a backfill); default: a new directory
     ) -> None:
         binary = require_binary("prometheus")
@@ -112,6 +113,7 @@ class PrometheusServer(Process):
                 f"--storage.tsdb.path={data_dir or directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
+                *flags,
             ],
             directory / "prometheus.log",
         )

@@ -92,10 +92,10 @@ def test_quoted_figures_for_node1(both_nodes: Samples) -> None:
     assert (round(min(notarization) * 1000, 1), round(max(notarization) * 1000, 1)) == (2.3, 15.4)
     mean = total(both_nodes, "tonex_consensus_notarization_seconds_sum", node="node1") / 52
     assert round(mean * 1000, 1) == 5.9
-    le_2ms = total(both_nodes, "tonex_consensus_notarization_seconds_bucket", node="node1", le="0.002")
-    le_3ms = total(both_nodes, "tonex_consensus_notarization_seconds_bucket", node="node1", le="0.003")
+    le_2ms = total(both_nodes, "tonex_consensus_notarization_seconds_bucket", node="node1", le="0.00205")
+    le_3ms = total(both_nodes, "tonex_consensus_notarization_seconds_bucket", node="node1", le="0.00316")
     assert le_2ms == 0  # the fastest is 2.3 ms
-    assert le_3ms == sum(1 for d in notarization if d <= 0.003)
+    assert le_3ms == sum(1 for d in notarization if d <= 0.00316) > 0
 
 
 # Masterchain slots 0-2, by hand from the raw events (ms). node1 leads them (slot // 4 % 2 == idx 0), so its

@@ -63,8 +63,8 @@ def test_entrypoint_tails_a_mounted_network_and_otherwise_replays(tontester_dir:
     try:
         samples = _scrape_until(f"http://127.0.0.1:{port}", "the mounted network's blocks")
         assert total(samples, "tonex_collated_blocks_total", node="node1") == 32  # 16 per workchain, from the start
-        # its text log (tontester's node<N>/log): 76 entries, each ending in ESC[0m (grep -c), 3 continuation lines
-        assert total(samples, "tonex_text_log_lines_total", node="node1") == 76
+        # its text log (tontester's node<N>/log): 86 entries, each ending in ESC[0m (grep -c), 3 continuation lines
+        assert total(samples, "tonex_text_log_lines_total", node="node1") == 86
         assert {dict(ls)["run"] for (n, ls) in samples if n == "tonex_node_info"} == {"tontester"}
     finally:
         proc.terminate()

@@ -113,6 +113,7 @@ class Exporter:
         self.past_runs: dict[str, RunNodes] = {}
         self.streams: dict[str, Pipeline] = {}
         self.polled_once = False
+        self.reading = False  # inside a round of reading: the network view waits for its end (network.py)
         self.watch_mode = "none"  # "inotify" or "polling" once serving
         self.state = StateStore(state_dir) if state_dir is not None else None
         self._restored = self.state.load() if self.state is not None else None
@@ -135,6 +136,7 @@ class Exporter:
                 patterns=lambda: self.tracker.matched,
                 networks=self._networks,
                 current_nodes=lambda: list(self.nodes.values()),
+                settle=self.settle_networks,
             )
         )
 
@@ -208,9 +210,20 @@ class Exporter:
 
     def poll_once(self) -> int:
         """Read whatever every source has now; return the number of lines processed."""
-        total = sum(self.tracker.poll())
+        self.reading = True
+        try:
+            total = sum(self.tracker.poll())
+        finally:
+            self.reading = False
         self.polled_once = True
+        self.settle_networks()
         return total
+
+    def settle_networks(self) -> None:
+        """Measure the network view of what every node has read, unless a round of reading is under way."""
+        if not self.reading:
+            for run in (self.current, *self.past_runs.values()):
+                run.network.settle()
 
     async def poll_forever(self, poll_interval: float, use_inotify: bool = True) -> None:
         """Read on every wake-up; look for new files when something other than an open file changed, and every
@@ -225,12 +238,17 @@ class Exporter:
             while True:
                 changed = {path for _, path in changes} if changes is not None and not discover else None
                 backlog = read = 0
-                for lines in self.tracker.poll(discover, changed):
-                    backlog += lines
-                    read += lines
-                    if backlog >= YIELD_EVERY_LINES:  # a large backlog: let a scrape in between blocks
-                        backlog = 0
-                        await asyncio.sleep(0)
+                self.reading = True
+                try:
+                    for lines in self.tracker.poll(discover, changed):
+                        backlog += lines
+                        read += lines
+                        if backlog >= YIELD_EVERY_LINES:  # a large backlog: let a scrape in between blocks
+                            backlog = 0
+                            await asyncio.sleep(0)
+                finally:
+                    self.reading = False
+                self.settle_networks()
                 watcher.note(read)
                 now = time.monotonic()
                 if discover:

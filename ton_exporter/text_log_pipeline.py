@@ -28,6 +28,7 @@ from operator import itemgetter
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.aggregation.text_log import BenchmarkKey, TextLogState
 from ton_exporter.parsers import broadcast_benchmark as bb
+from ton_exporter.parsers import timing_lines as tl
 from ton_exporter.parsers.td_prefix import (
     ANSI,
     COLOUR_END,
@@ -86,6 +87,13 @@ class TextLogPipeline:
         benchmarks = bb.FAST.findall(block) if _BENCH_AT_MESSAGE in block else []
         if len(benchmarks) != block.count(_BENCH_AT_MESSAGE):
             return False
+        timings = tl.FAST.findall(block) if any(m in block for m in tl.MARKERS) else []
+        if len(timings) != sum(block.count(m) for m in tl.MARKERS):
+            return False
+        try:
+            parsed = [tl.timing(groups) for groups in timings]
+        except tl.TimingError:
+            return False
         lines, labels = self.state.lines, self._line_labels
         for pair, n in Counter(pairs).items():
             key = labels.get(pair)
@@ -95,7 +103,13 @@ class TextLogPipeline:
         benchmarks.sort(key=_BENCH_KEY)
         for raw_key, group in groupby(benchmarks, _BENCH_KEY):
             self._observe_group(raw_key, list(group))
+        for timing in parsed:
+            self._observe_timing(timing)
         return True
+
+    def _observe_timing(self, timing: tl.Timing) -> None:
+        key = (timing.side, timing.workchain, timing.outcome, timing.error)
+        self.state.timing(key).observe(timing.seconds)
 
     def _observe_group(self, raw_key: tuple[bytes, bytes, bytes], group: list[tuple[bytes, ...]]) -> None:
         """Benchmarks of the fast path with the same op, called_from and compression (an absent called_from or
@@ -149,6 +163,14 @@ class TextLogPipeline:
                 state.series(benchmark.labels).observe(
                     benchmark.time_sec, benchmark.original_size, benchmark.compressed_size
                 )
+            if tl.is_timing(line):
+                try:
+                    self._observe_timing(tl.parse(line))
+                except tl.TimingError as e:
+                    stats.reject(
+                        "bad_timing", position, f"{e}: {line[message : message + 200].decode(errors='replace')}"
+                    )
+                    continue
             level, time, component = match.group(1, 3, 4)
             state.lines[(level_name(int(level)), component.decode())] += 1
             parsed += 1

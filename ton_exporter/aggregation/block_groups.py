@@ -6,14 +6,15 @@ cumulative totals when a scrape asks for them, a window is forgotten, or enough 
 statistics only for the window a scrape shows. NaN means "no value" and is skipped everywhere.
 """
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ton_exporter.aggregation.columns import BUILDERS
-from ton_exporter.aggregation.measures import COLUMNS_BY_SOURCE, measures_of
+from ton_exporter.aggregation.measures import COLUMNS_BY_SOURCE, QUANTILE_AGGS, measures_of
+from ton_exporter.aggregation.quantiles import QUANTILES, quantile
 from ton_exporter.parsers.perflog import action_durations
 from ton_exporter.parsers.session_stats import BlockRow
 
@@ -30,6 +31,7 @@ class Layout:
         self.buckets: dict[str, tuple[float, ...]] = {}
         self.categorical: list[str] = []
         self.windowed: list[str] = []
+        self.quantiled: set[str] = set()  # columns whose window gauges show exact quantiles
         for m in measures_of(source):
             for column in m.columns.values():
                 if column not in self.summed:
@@ -40,6 +42,8 @@ class Layout:
                     self.categorical.append(column)
                 if m.window and column not in self.windowed:
                     self.windowed.append(column)
+                if set(QUANTILE_AGGS) & set(m.window):
+                    self.quantiled.add(column)
         if source == "validated":
             self.summed.append("invalid")
             self.windowed.append("invalid")
@@ -51,21 +55,26 @@ LAYOUTS = {source: Layout(source) for source in COLUMNS_BY_SOURCE}
 
 @dataclass(slots=True)
 class Summary:
-    """count, sum, min, max of the non-NaN values of one column or one sparse key."""
+    """count, sum, min, max of the non-NaN values of one column or one sparse key, and their exact quantiles
+    (QUANTILES) where the measure shows them."""
 
     count: int
     sum: float
     min: float
     max: float
+    quantiles: tuple[float, ...] = ()
 
 
-def summarize(values: Sequence[float]) -> Summary | None:
+def summarize(values: Sequence[float], quantiles: bool = False) -> Summary | None:
     total = sum(values)
     if total != total:
         values = [v for v in values if v == v]
         total = sum(values)
     if not values:
         return None
+    if quantiles:
+        ordered = sorted(values)
+        return Summary(len(ordered), total, ordered[0], ordered[-1], tuple(quantile(ordered, q) for q in QUANTILES))
     return Summary(len(values), total, min(values), max(values))
 
 
@@ -76,6 +85,12 @@ class WindowBuffer:
 
     rows: list[BlockRow] = field(default_factory=list)
     folded: int = 0
+
+
+# The latency columns whose histogram buckets carry an exemplar naming the slowest block in them.
+EXEMPLAR_COLUMNS = ("total_time",)
+Exemplar = tuple[float, str, float]
+"""(seconds, the block as workchain:shard:seqno, its event time)"""
 
 
 @dataclass(slots=True)
@@ -95,6 +110,11 @@ class BlockGroup:
         self.sum: dict[str, float] = dict.fromkeys(layout.summed, 0.0)
         self.buckets = {name: [0] * (len(bounds) + 1) for name, bounds in layout.buckets.items()}
         self.categories: dict[str, Counter[int]] = {name: Counter() for name in layout.categorical}
+        # Per bucket of a latency histogram, the slowest block that fell in it: (seconds, "wc:shard:seqno", time).
+        # OpenMetrics exemplars; not saved across restarts (they name blocks, not totals).
+        self.exemplars: dict[str, list[Exemplar | None]] = {
+            name: [None] * (len(layout.buckets[name]) + 1) for name in EXEMPLAR_COLUMNS if name in layout.buckets
+        }
         self.limit_hits: Counter[str] = Counter()
         self.windows: dict[int, WindowBuffer] = {}
         self._late = WindowBuffer()  # rows for no window: folded, then dropped
@@ -132,6 +152,20 @@ class BlockGroup:
         columns = self.layout.build(rows)
         for name in self.layout.summed:
             self._fold_column(name, columns[name])
+        for name, slowest in self.exemplars.items():
+            self._fold_exemplars(name, columns[name], rows, slowest)
+
+    def _fold_exemplars(
+        self, name: str, column: Sequence[float], rows: list[BlockRow], slowest: "list[Exemplar | None]"
+    ) -> None:
+        bounds = self.layout.buckets[name]
+        for value, row in zip(column, rows, strict=True):
+            if value != value or row.seqno is None:
+                continue
+            k = bisect_left(bounds, value)
+            kept = slowest[k]
+            if kept is None or value > kept[0]:
+                slowest[k] = (value, f"{row.workchain}:{row.shard}:{row.seqno}", row.time)
 
     def _fold_column(self, name: str, column: Sequence[float]) -> None:
         total = sum(column)
@@ -188,8 +222,9 @@ class BlockGroup:
             return self._window_cache[1]
         columns = self.layout.build(buffer.rows)
         summaries = {}
+        quantiled = self.layout.quantiled
         for name in self.layout.windowed:
-            summary = summarize(columns[name])
+            summary = summarize(columns[name], name in quantiled)
             if summary is not None:
                 summaries[name] = summary
         stats = WindowStats(len(buffer.rows), summaries, _sparse(buffer.rows))

@@ -14,6 +14,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ton_exporter.aggregation.buckets import INTERVAL_BUCKETS, LATENCY_BUCKETS
 from ton_exporter.aggregation.distribution import Distribution
 from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.slots import PhaseSink, SessionSlots, TimelineEntry
@@ -22,6 +23,8 @@ from ton_exporter.parsers import consensus_events as ce
 MAX_SESSIONS = 10_000
 TIMELINE_SLOTS = 64  # the newest retired slots exported as timeline series (see collector.py)
 _KNOWN_EVENTS = frozenset(ce.EVENT_TYPES)
+# The interval between finalized slots is the slot time give or take milliseconds: a finer grid there (buckets.py).
+PHASE_BUCKETS = {"finalization_interval": INTERVAL_BUCKETS}
 
 
 @dataclass(eq=False)
@@ -40,7 +43,7 @@ class ConsensusGroup(PhaseSink):
     def observe(self, phase: str, seconds: float, at: float) -> None:
         distribution = self.phases.get(phase)
         if distribution is None:
-            distribution = self.phases[phase] = Distribution()
+            distribution = self.phases[phase] = Distribution(PHASE_BUCKETS.get(phase, LATENCY_BUCKETS))
         distribution.observe(seconds)
         window = int(at // 60) * 60  # window_start(), inline: this runs for every phase measured
         if self.oldest_window is None or window >= self.oldest_window:
@@ -88,7 +91,7 @@ class ConsensusGroup(PhaseSink):
         for what, label, n in data.get("labelled", []):
             self.labelled[(str(what), str(label))] += int(n)
         for name, distribution in data.get("phases", {}).items():
-            self.phases.setdefault(name, Distribution()).restore(distribution)
+            self.phases.setdefault(name, Distribution(PHASE_BUCKETS.get(name, LATENCY_BUCKETS))).restore(distribution)
 
 
 class ConsensusState:
@@ -165,7 +168,7 @@ class ConsensusState:
         for session_id in list(self.models):
             model = self.models[session_id]
             model.retire(now, everything)
-            if not model.slots and not model.collate_starts:
+            if not model.slots:
                 del self.models[session_id]
         if self.network is not None:
             self.network.advance(self, now, everything)

@@ -3,18 +3,13 @@
 from bisect import bisect_left, bisect_right
 from typing import Any
 
-# Consensus phases take milliseconds (notarization 2-15 ms, acceptance 10-35 ms on the test network) up to
-# seconds on a loaded devnet: buckets resolve milliseconds at the low end.
-MILLISECOND_BUCKETS: tuple[float, ...] = (
-    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
-    0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
-)  # fmt: skip
+from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
 
 
 class Distribution:
     __slots__ = ("bounds", "count", "counts", "sum")
 
-    def __init__(self, bounds: tuple[float, ...] = MILLISECOND_BUCKETS) -> None:
+    def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS) -> None:
         self.bounds = bounds
         self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.sum = 0.0

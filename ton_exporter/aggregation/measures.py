@@ -19,6 +19,7 @@ double the cost of ingesting a row, for counters no chart needs.
 
 from dataclasses import dataclass, field
 
+from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
 from ton_exporter.aggregation.columns import COLLATED_COLUMNS, VALIDATED_COLUMNS
 from ton_exporter.parsers.session_stats import LIMIT_LOG_KINDS
 from ton_exporter.parsers.work_time import COLLATION_STAGES, VALIDATION_STAGES
@@ -28,9 +29,12 @@ VALIDATED = "validated"
 
 AMMS = ("avg", "min", "max", "sum")
 AMM = ("avg", "min", "max")
+# Exact quantiles of the window's values (aggregation/quantiles.py), for the latencies per-node panels headline.
+QUANTILE_AGGS = ("p50", "p95", "p99")
+AMMSQ = AMMS + QUANTILE_AGGS
 
 # Shard collations wait ~0.4 s for external messages; masterchain collations and validations take 1-10 ms.
-TIME_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+TIME_BUCKETS = LATENCY_BUCKETS
 # Blocks range from under 1 KiB (empty shard blocks) to the 2 MiB hard limit; powers of two resolve both ends.
 BYTES_BUCKETS = tuple(float(2**i) for i in range(9, 23))
 TRANSACTION_BUCKETS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
@@ -90,7 +94,7 @@ MEASURES: tuple[Measure, ...] = (
         C,
         _one("total_time"),
         buckets=TIME_BUCKETS,
-        window=AMMS,
+        window=AMMSQ,
     ),
     Measure(
         "collation_work",
@@ -99,7 +103,7 @@ MEASURES: tuple[Measure, ...] = (
         C,
         _one("work_time"),
         buckets=TIME_BUCKETS,
-        window=AMMS,
+        window=AMMSQ,
     ),
     Measure(
         "collation_cpu_work",
@@ -108,7 +112,7 @@ MEASURES: tuple[Measure, ...] = (
         C,
         _one("cpu_work_time"),
         buckets=TIME_BUCKETS,
-        window=AMMS,
+        window=AMMSQ,
     ),
     Measure(
         "collation_wait_externals",
@@ -117,7 +121,7 @@ MEASURES: tuple[Measure, ...] = (
         C,
         _one("wait_externals_time"),
         buckets=TIME_BUCKETS,
-        window=AMMS,
+        window=AMMSQ,
     ),
     Measure(
         "collation_check_load",
@@ -369,7 +373,7 @@ MEASURES: tuple[Measure, ...] = (
         V,
         _one("total_time"),
         buckets=TIME_BUCKETS,
-        window=AMMS,
+        window=AMMSQ,
     ),
     Measure(
         "validation_work",
@@ -378,7 +382,7 @@ MEASURES: tuple[Measure, ...] = (
         V,
         _one("work_time"),
         buckets=TIME_BUCKETS,
-        window=AMMS,
+        window=AMMSQ,
     ),
     Measure(
         "validation_actual",
@@ -387,7 +391,7 @@ MEASURES: tuple[Measure, ...] = (
         V,
         _one("actual_time"),
         buckets=TIME_BUCKETS,
-        window=AMMS,
+        window=AMMSQ,
     ),
     Measure(
         "validation_actual_by_mode",
@@ -405,7 +409,7 @@ MEASURES: tuple[Measure, ...] = (
         V,
         _one("cpu_work_time"),
         buckets=TIME_BUCKETS,
-        window=AMMS,
+        window=AMMSQ,
     ),
     Measure(
         "validation_stage",

@@ -27,22 +27,28 @@ class NetworkSlot:
     certificates: dict[str, float] = field(default_factory=dict)  # vote type -> earliest ts
     collated: float | None = None
     last: float = -math.inf
+    retired_by: set[int] = field(default_factory=set)  # validator indexes of the nodes that retired it
 
 
 class NetworkSession(NetworkSink):
     """Slots of one session, merged from the nodes that retire them (each does so 15 s after its last event,
-    by its own event clock); a merged slot is measured once the slowest node's clock is past it too."""
+    by its own event clock). A merged slot is measured once every node reading the session has retired it, or,
+    for a node that never has it (an observer, a lost batch), once the slowest node's clock is another
+    RETIRE_SECONDS past it. Either way only when a round of reading is over (NetworkConsensus.settle): while a
+    backlog is read, a node whose file comes later has not had its turn yet."""
 
     def __init__(self, total_weight: int, sink: PhaseSink) -> None:
         self.threshold = total_weight * 2 // 3 + 1
         self.sink = sink
         self.voters: set[int] = set()
+        self.readers: set[int] = set()
         self.slots: dict[int, NetworkSlot] = {}
 
     def slot(self, session: ce.Session, number: int, slot: dict[str, float]) -> None:
         merged = self.slots.get(number)
         if merged is None:
             merged = self.slots[number] = NetworkSlot()
+        merged.retired_by.add(session.idx)
         for vote in NETWORK_PHASES:
             voted = slot.get("voted:" + vote)
             if voted is not None:
@@ -56,8 +62,9 @@ class NetworkSession(NetworkSink):
         merged.last = max(merged.last, *slot.values())
 
     def retire(self, before: float) -> None:
-        """Measure the slots whose last event is before `before`: every node has retired them."""
-        for number in [n for n, s in self.slots.items() if s.last < before]:
+        """Measure the slots every reader has retired, and those whose last event is before `before`."""
+        readers = self.readers
+        for number in [n for n, s in self.slots.items() if s.last < before or s.retired_by >= readers]:
             slot = self.slots.pop(number)
             if len(self.voters) < 2:
                 continue  # one node's file: nothing a node's own view does not say already
@@ -86,15 +93,22 @@ class NetworkConsensus:
         self._clocks: dict[object, float] = {}  # per node reading the session: its event clock at its last retire
 
     def session(self, session_id: str, session: ce.Session) -> NetworkSession:
+        """The network session of a node that reads `session` (its validator index is one of the readers)."""
         found = self.sessions.get(session_id)
         if found is None:
             sink = self._sink_for(session.workchain, session.shard)
             found = self.sessions[session_id] = NetworkSession(session.total_weight, sink)
+        found.readers.add(session.idx)
         return found
 
     def advance(self, node: object, now: float, everything: bool = False) -> None:
-        """A node has retired its slots up to its clock `now`; measure what every node has retired."""
+        """A node has retired its slots up to its clock `now`."""
         self._clocks[node] = math.inf if everything else now
-        before = min(self._clocks.values()) - RETIRE_SECONDS
+
+    def settle(self) -> None:
+        """Measure what every node has retired; call it when a round of reading is over (see NetworkSession)."""
+        if not self._clocks:
+            return
+        before = min(self._clocks.values()) - 2 * RETIRE_SECONDS
         for session in self.sessions.values():
             session.retire(before)

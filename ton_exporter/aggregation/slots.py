@@ -11,7 +11,7 @@ Phases (ton-formats.md §5; seconds):
 
 | phase | from | to |
 |---|---|---|
-| collation | collateStarted | collateFinished (own collations; a start pairs with the next finish) |
+| collation | collateStarted | collateFinished or collatedEmpty of the same target slot (own collations) |
 | validation | validationStarted | validationFinished |
 | received_to_validated | candidateReceived | validationFinished |
 | notarize_vote | candidateReceived | voted(notarize), this node's vote |
@@ -23,8 +23,14 @@ Phases (ton-formats.md §5; seconds):
 | finalization_interval | certObserved(finalize) of the previous finalized slot | certObserved(finalize) |
 
 Counts per slot: a slot (candidate received or skip certificate), finalized, skipped, empty candidate, accepted
-block, one per vote and certificate type; per own collation: by leader index, unexpected leader, drift; and
-collation starts never finished.
+block, one per vote and certificate type; per own collation: by leader index, unexpected leader, drift
+(collateFinished whose candidate is of another slot than its target slot); and collation starts never finished.
+
+A collation is paired within its slot, never across slots: start and finish carry the same `target_slot`
+(validator/consensus/block-producer.cpp publishes both for one `slot` variable), so a slot that retires holds
+both or knows the finish never came. Pairing across slots (a start with the next finish) would depend on which
+slots are still open when a retirement runs, which is what made live reading lose collations that reading a
+file at once found.
 """
 
 from dataclasses import dataclass
@@ -77,8 +83,7 @@ _EVENT_KEYS = {
     ce.VALIDATION_STARTED: "validation_started",
     ce.VALIDATION_FINISHED: "validation_finished",
     ce.BLOCK_ACCEPTED: "accepted",
-    ce.COLLATE_FINISHED: "collate_finished",
-    ce.COLLATED_EMPTY: "empty",
+    ce.COLLATED_EMPTY: "collate_finished",  # an empty candidate ends the collation too (and counts as empty)
 }
 _VOTE_KEYS = {
     (kind, vote_type): ("voted:" if kind == ce.VOTED else "cert:") + short
@@ -124,7 +129,6 @@ class SessionSlots:
         self.sink = sink
         self.network = network
         self.slots: dict[int, Slot] = {}
-        self.collate_starts: list[tuple[float, int]] = []  # own collations started, not paired yet
         self.last_finalized: float | None = None
 
     def add(self, ts: float, kind: str, event: dict[str, Any]) -> None:
@@ -136,15 +140,18 @@ class SessionSlots:
                 block = event.get("block")
                 if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
                     self._record(number, "empty", ts)
+            elif kind == ce.COLLATED_EMPTY:
+                self._record(number, "empty", ts)
         elif kind in _VOTE_KINDS:
             vote = event["vote"]
             key = _VOTE_KEYS[(kind, vote["@type"])]
             number = vote["slot"] if key.endswith("skip") else vote["id"]["slot"]
         elif kind == ce.COLLATE_STARTED:
             number, key = event["target_slot"], "collate_started"
-            if type(number) is not int:
-                raise ValueError("slot")
-            self.collate_starts.append((ts, number))
+        elif kind == ce.COLLATE_FINISHED:
+            number, key = event["target_slot"], "collate_finished"  # upstream pairs start and finish by it
+            if event["id"]["slot"] != number:
+                self._record(number, "collate_drifted", ts)
         else:
             return
         self._record(number, key, ts)
@@ -163,9 +170,7 @@ class SessionSlots:
 
     def earliest_open(self) -> float | None:
         """The earliest event time of what is not retired yet: windows from its window on may still change."""
-        times = [min(slot.values()) for slot in self.slots.values()]
-        times.extend(start for start, _ in self.collate_starts)
-        return min(times, default=None)
+        return min((min(slot.values()) for slot in self.slots.values()), default=None)
 
     # --- retirement
 
@@ -175,10 +180,6 @@ class SessionSlots:
         done = sorted(n for n, s in self.slots.items() if everything or s[_LAST] < cutoff)
         for number in done:
             self._close(number, self.slots.pop(number))
-        stale = [s for s in self.collate_starts if everything or s[0] < cutoff]
-        for start in stale:
-            self.collate_starts.remove(start)
-            self.sink.count("unfinished_collations", start[0])
 
     def _close(self, number: int, slot: Slot) -> None:
         sink = self.sink
@@ -207,23 +208,24 @@ class SessionSlots:
             self.network.slot(self.session, number, slot)
 
     def _collation(self, number: int, slot: Slot) -> tuple[float, float] | None:
-        """Pair an own collateFinished with the latest start before it; count it."""
-        finished = slot.get("collate_finished")
+        """The slot's own collation: collateStarted and collateFinished (or collatedEmpty) of the slot, paired by
+        target slot as TON's consensus explorer does; a start without a finish is counted unfinished."""
+        started, finished = slot.get("collate_started"), slot.get("collate_finished")
         if finished is None:
+            if started is not None:
+                self.sink.count("unfinished_collations", started)
             return None
-        started = [s for s in self.collate_starts if s[0] <= finished]
-        begin = max(started) if started else None
-        if begin is not None:
-            self.collate_starts.remove(begin)
-            self.sink.observe("collation", finished - begin[0], finished)
-            if begin[1] != number:
-                self.sink.count("drifted_collations", finished)
+        if "collate_drifted" in slot:
+            self.sink.count("drifted_collations", finished)
         session = self.session
         if session is not None:
             self.sink.count("collations", finished, label=str(session.idx))
             if self._leader(number) not in (-1, session.idx):
                 self.sink.count("unexpected_collator", finished)
-        return (begin[0], finished) if begin is not None else None
+        if started is None or finished < started:
+            return None
+        self.sink.observe("collation", finished - started, finished)
+        return (started, finished)
 
     def _leader(self, number: int) -> int:
         session = self.session

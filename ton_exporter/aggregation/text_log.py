@@ -9,17 +9,17 @@ threads and tags never become labels.
 from collections import Counter
 from typing import Any
 
+from ton_exporter.aggregation.buckets import BROADCAST_SECONDS_BUCKETS, TIMING_BUCKETS
 from ton_exporter.aggregation.distribution import Distribution
 
-# Compressing a block or candidate takes from tens of microseconds (a small masterchain block) to tens of
-# milliseconds (a full shard block); a quarter of a second and more is an outlier worth seeing.
-SECONDS_BUCKETS: tuple[float, ...] = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-)  # fmt: skip
 # Broadcasts range from a few KiB (an empty masterchain block) to a few MiB (a full shard block with proofs).
 BYTES_BUCKETS: tuple[float, ...] = tuple(float(2**k) for k in range(10, 24))
 # compressed_size / original_size: 1 without compression, about 0.3-0.7 with it.
 RATIO_BUCKETS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25)
+
+
+TimingKey = tuple[str, str, str, str]
+"""(side, workchain, outcome, error) of a collation/validation timing line (parsers/timing_lines.py)."""
 
 BenchmarkKey = tuple[str, str, str]
 """(op, called_from, compression) label values."""
@@ -29,7 +29,7 @@ class BenchmarkSeries:
     __slots__ = ("compressed", "original", "ratio", "seconds")
 
     def __init__(self) -> None:
-        self.seconds = Distribution(SECONDS_BUCKETS)
+        self.seconds = Distribution(BROADCAST_SECONDS_BUCKETS)
         self.compressed = Distribution(BYTES_BUCKETS)
         self.original = Distribution(BYTES_BUCKETS)  # only lines that log original_size (compressions)
         self.ratio = Distribution(RATIO_BUCKETS)  # only those with original_size > 0
@@ -55,6 +55,13 @@ class TextLogState:
         self.lines: Counter[tuple[str, str]] = Counter()  # (level, component)
         self.continuations = 0
         self.benchmarks: dict[BenchmarkKey, BenchmarkSeries] = {}
+        self.timings: dict[TimingKey, Distribution] = {}
+
+    def timing(self, key: TimingKey) -> Distribution:
+        distribution = self.timings.get(key)
+        if distribution is None:
+            distribution = self.timings[key] = Distribution(TIMING_BUCKETS)
+        return distribution
 
     def series(self, key: BenchmarkKey) -> BenchmarkSeries:
         series = self.benchmarks.get(key)
@@ -67,6 +74,7 @@ class TextLogState:
             "lines": [[level, component, n] for (level, component), n in self.lines.items()],
             "continuations": self.continuations,
             "benchmarks": [[*key, series.to_json()] for key, series in self.benchmarks.items()],
+            "timings": [[*key, distribution.to_json()] for key, distribution in self.timings.items()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -75,3 +83,5 @@ class TextLogState:
         self.continuations += int(data["continuations"])
         for op, called_from, compression, series in data["benchmarks"]:
             self.series((str(op), str(called_from), str(compression))).restore(series)
+        for side, workchain, outcome, error, distribution in data.get("timings", []):  # absent before issue 18
+            self.timing((str(side), str(workchain), str(outcome), str(error))).restore(distribution)

@@ -7,7 +7,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from ton_exporter.aggregation.block_groups import BlockGroup, Summary, WindowStats
 from ton_exporter.aggregation.measures import COLLATED, MEASURES, SPARSE_KEYS, VALIDATED, Measure
 from ton_exporter.aggregation.node import NodeState
-from ton_exporter.exposition.names import BASE_LABELS, NAMESPACE, aggregate, cumulative_buckets
+from ton_exporter.exposition.names import BASE_LABELS, NAMESPACE, aggregate, cumulative_buckets, with_exemplars
 
 NS = NAMESPACE
 
@@ -81,7 +81,9 @@ def _measure_families(m: Measure, nodes: Sequence[NodeState]) -> Iterator[Metric
             values = [*base, *key]
             if hist is not None:
                 column = index[key]
-                hist.add_metric(values, cumulative_buckets(m.buckets or (), group.buckets[column]), group.sum[column])
+                buckets = cumulative_buckets(m.buckets or (), group.buckets[column])
+                kept = group.exemplars.get(column)
+                hist.add_metric(values, with_exemplars(buckets, kept) if kept else buckets, group.sum[column])
             if counter is not None:
                 counter.add_metric(values, total)
             if categories is not None:

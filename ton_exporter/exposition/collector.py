@@ -42,6 +42,7 @@ class ExporterCollector(Collector):
         patterns: Callable[[], dict[str, int]] = dict,
         networks: Callable[[], NetworkView] = list,
         current_nodes: Callable[[], Sequence[NodeState]] | None = None,
+        settle: Callable[[], None] = lambda: None,
     ) -> None:
         self._nodes = nodes
         self._files = files
@@ -51,6 +52,7 @@ class ExporterCollector(Collector):
         self._patterns = patterns
         self._networks = networks
         self._current_nodes = current_nodes or nodes
+        self._settle = settle
 
     def collect(self) -> Iterator[Metric]:
         """Families labelled by node and run cover every run still exported; those labelled by node alone, the
@@ -59,6 +61,7 @@ class ExporterCollector(Collector):
         current = self._current_nodes()
         for node in nodes:
             node.flush()
+        self._settle()  # the network view, from the slots the flushes retired
         yield from block_families(nodes)
         yield from consensus_families(nodes)
         yield from consensus_node_families(current)

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from ton_exporter.aggregation.block_groups import summarize
 from ton_exporter.aggregation.consensus import TIMELINE_SLOTS, ConsensusGroup
+from ton_exporter.aggregation.measures import AMMSQ
 from ton_exporter.aggregation.network import NETWORK_PHASES
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.aggregation.slots import PHASES, TimelineEntry
@@ -23,11 +24,11 @@ from ton_exporter.exposition.names import BASE_LABELS, NAMESPACE, aggregate, cum
 from ton_exporter.parsers import consensus_events as ce
 
 NS = NAMESPACE
-AGGS = ("avg", "min", "max", "sum")
+AGGS = AMMSQ  # avg, min, max, sum and the exact p50, p95, p99 of the window's values
 TIMELINE_PARTS = ("collate", "notarize", "finalize", "accept")
 
 PHASE_HELP = {
-    "collation": "Own collations: collateStarted to collateFinished.",
+    "collation": "Own collations: collateStarted to collateFinished (or collatedEmpty) of the same target slot.",
     "validation": "validationStarted to validationFinished.",
     "received_to_validated": "candidateReceived to validationFinished.",
     "notarize_vote": "candidateReceived to this node's notarize vote.",
@@ -50,9 +51,12 @@ COUNTERS = {
     ),
     "unfinished_collations": (
         "consensus_unfinished_collations",
-        "collateStarted without a collateFinished (by the next start or when the slot retired).",
+        "Own collations started (collateStarted) whose slot retired without a collateFinished or collatedEmpty.",
     ),
-    "drifted_collations": ("consensus_drifted_collations", "Collations that finished in another slot than started."),
+    "drifted_collations": (
+        "consensus_drifted_collations",
+        "Own collations whose candidate is of another slot than their target slot (collateFinished id.slot).",
+    ),
 }
 
 
@@ -169,7 +173,7 @@ def _slot_counts(groups: list[Group]) -> Iterator[Metric]:
         yield window
     collations = CounterMetricFamily(
         f"{NS}_consensus_collations",
-        "Own collations (collateFinished), by the collator's validator index.",
+        "Own collations finished (collateFinished or collatedEmpty), by the collator's validator index.",
         labels=[*BASE_LABELS, "leader_idx"],
     )
     for labels, group, _ in groups:
@@ -196,7 +200,7 @@ def _phases(groups: list[Group], phases: Sequence[str], prefix: str, labels: lis
                 continue
             hist.add_metric(values, cumulative_buckets(d.bounds, d.counts), d.sum)
             in_window = group.phase_windows.get(shown, {}).get(phase, []) if shown is not None else []
-            summary = summarize(in_window)
+            summary = summarize(in_window, quantiles=True)
             observations.add_metric(values, summary.count if summary else 0)
             if summary is not None:
                 for agg in AGGS:

@@ -6,9 +6,11 @@ The validator-engine exports `ton_*` (and its own `ton_exporter_*` self-stats); 
 
 from collections.abc import Iterable
 
+from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
 from ton_exporter.aggregation.block_groups import Summary
+from ton_exporter.aggregation.measures import QUANTILE_AGGS
 
 NAMESPACE = "tonex"
 BASE_LABELS = ["node", "run", "workchain", "shard"]
@@ -17,6 +19,21 @@ BASE_LABELS = ["node", "run", "workchain", "shard"]
 def float_label(value: float) -> str:
     """A bucket bound as Prometheus's Go clients print it: `0.005`, `1.0`, `4.194304e+06`, `+Inf`."""
     return str(floatToGoString(value))  # type: ignore[no-untyped-call]
+
+
+def with_exemplars(
+    buckets: list[tuple[str, float]], exemplars: "list[tuple[float, str, float] | None]"
+) -> list[tuple[str, float] | tuple[str, float, Exemplar]]:
+    """Cumulative buckets, each with the exemplar of the slowest block that fell in it (OpenMetrics only: the
+    Prometheus text format has no exemplars). The block label is `workchain:shard:seqno`."""
+    out: list[tuple[str, float] | tuple[str, float, Exemplar]] = []
+    for (le, n), kept in zip(buckets, exemplars, strict=True):
+        if kept is None:
+            out.append((le, n))
+        else:
+            seconds, block, at = kept
+            out.append((le, n, Exemplar({"block": block}, seconds, at)))
+    return out
 
 
 def cumulative_buckets(bounds: Iterable[float], counts: list[int]) -> list[tuple[str, float]]:
@@ -31,7 +48,9 @@ def cumulative_buckets(bounds: Iterable[float], counts: list[int]) -> list[tuple
 
 
 def aggregate(summary: Summary, agg: str) -> float:
-    """The `agg` label value of a window gauge: avg, min, max or sum."""
+    """The `agg` label value of a window gauge: avg, min, max, sum, or an exact quantile p50, p95, p99."""
     if agg == "avg":
         return summary.sum / summary.count
+    if agg in QUANTILE_AGGS:
+        return summary.quantiles[QUANTILE_AGGS.index(agg)]
     return float(getattr(summary, agg))

@@ -25,7 +25,15 @@ REJECT_REASONS = (
     "oversize_line",
     "bad_gzip",
 )
-TEXT_LOG_REJECT_REASONS = ("not_utf8", "no_prefix", "empty_line", "bad_benchmark", "oversize_line", "bad_gzip")
+TEXT_LOG_REJECT_REASONS = (
+    "not_utf8",
+    "no_prefix",
+    "empty_line",
+    "bad_benchmark",
+    "bad_timing",
+    "oversize_line",
+    "bad_gzip",
+)
 
 
 def window_clock_families(nodes: Sequence[NodeState], every_run: Sequence[NodeState] = ()) -> Iterator[Metric]:

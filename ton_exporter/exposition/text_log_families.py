@@ -21,6 +21,33 @@ def text_log_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     nodes = [node for node in nodes if node.text_log.lines or node.text_log.continuations]
     yield from _line_families(nodes)
     yield from _benchmark_families(nodes)
+    yield from _timing_families(nodes)
+
+
+def _timing_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
+    """Collation and validation times of the text logs: the count of a histogram is the count of collations by
+    outcome and error class (a failed collation leaves no other trace: session stats log only successes)."""
+    collation = HistogramMetricFamily(
+        f"{NS}_text_log_collation_seconds",
+        "`collation took X s` (outcome ok) and `collation failed in X s <status>` (outcome failed, error: the "
+        "class of the td::Status code: timeout, cancelled, notready, failure, error, internal for the collator's "
+        "negative codes, other) lines of the text logs, by workchain of the logging actor.",
+        labels=["node", "run", "workchain", "outcome", "error"],
+    )
+    validation = HistogramMetricFamily(
+        f"{NS}_text_log_validation_seconds",
+        "`validation took Xs` lines of the text logs, by workchain of the logging actor.",
+        labels=["node", "run", "workchain"],
+    )
+    for node in nodes:
+        for (side, workchain, outcome, error), distribution in sorted(node.text_log.timings.items()):
+            buckets = cumulative_buckets(distribution.bounds, distribution.counts)
+            if side == "collation":
+                collation.add_metric([node.name, node.run, workchain, outcome, error], buckets, distribution.sum)
+            else:
+                validation.add_metric([node.name, node.run, workchain], buckets, distribution.sum)
+    yield collation
+    yield validation
 
 
 def _line_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:

@@ -52,6 +52,7 @@ class BlockRow(NamedTuple):
     msg_limits: Sequence[float]
     limit_log: Sequence[str]
     origin: "tuple[FieldErrorSink, int] | None"  # where the line was, for messages about its embedded strings
+    seqno: object = None  # block_id.seqno as read: names the block in the histograms' exemplars, never a label
 
 
 class FieldErrorSink(Protocol):
@@ -301,7 +302,10 @@ def collated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) 
         raise RecordError("bad_field", f"collatedBlock: {e}") from None
     checked = _checked(values, "collatedBlock")
     real, cpu = embedded.stages(record, COLLATION)
-    return BlockRow(t, workchain, shard, checked, real, cpu, embedded.perflog(record), msg_limits, limit_log, None)
+    seqno = record["block_id"].get("seqno")
+    return BlockRow(
+        t, workchain, shard, checked, real, cpu, embedded.perflog(record), msg_limits, limit_log, None, seqno
+    )
 
 
 def validated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK) -> BlockRow:
@@ -319,7 +323,8 @@ def validated_row_general(record: dict[str, Any], embedded: Embedded = _NO_SINK)
         raise RecordError("bad_field", f"validatedBlock: {e}") from None
     checked = _checked(values, "validatedBlock")
     real, cpu = embedded.stages(record, VALIDATION)
-    return BlockRow(t, workchain, shard, checked, real, cpu, embedded.perflog(record), (), (), None)
+    seqno = record["block_id"].get("seqno")
+    return BlockRow(t, workchain, shard, checked, real, cpu, embedded.perflog(record), (), (), None, seqno)
 
 
 # --- the fast readers
@@ -395,7 +400,8 @@ def _fast_collated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | 
         raise _IrregularError
     log = limits["limits_log"]
     limit_log = _limit_log(log) if log else ()
-    return _new_row(BlockRow, (t, workchain, shard, values, real, cpu, perflog, applied, limit_log, origin))
+    seqno = block_id.get("seqno")
+    return _new_row(BlockRow, (t, workchain, shard, values, real, cpu, perflog, applied, limit_log, origin, seqno))
 
 
 def _fast_validated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | None) -> BlockRow:
@@ -413,7 +419,7 @@ def _fast_validated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] |
     real, cpu = record["work_time_real_stats"], record["work_time_cpu_stats"]
     if type(real) is not str or type(cpu) is not str:
         raise _IrregularError
-    return _new_row(BlockRow, (t, workchain, shard, values, real, cpu, perflog, (), (), origin))
+    return _new_row(BlockRow, (t, workchain, shard, values, real, cpu, perflog, (), (), origin, block_id.get("seqno")))
 
 
 _SURPRISES = (KeyError, TypeError, ValueError, AttributeError, RecordError, _IrregularError)

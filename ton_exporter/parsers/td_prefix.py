@@ -18,6 +18,7 @@ Everything here works on bytes: lines are matched as read, and only the values t
 """
 
 import calendar
+import math
 import re
 from dataclasses import dataclass
 
@@ -63,7 +64,11 @@ def parse_timestamp(text: bytes) -> float:
         return float(text)
     day = _DAYS.get(text[:10])
     if day is None:
-        day = _DAYS[text[:10]] = calendar.timegm((int(text[:4]), int(text[5:7]), int(text[8:10]), 0, 0, 0))
+        try:
+            day = calendar.timegm((int(text[:4]), int(text[5:7]), int(text[8:10]), 0, 0, 0))
+        except ValueError:  # month 00 or 13 of a corrupted line: no time, never a crash (the line still counts)
+            return -math.inf
+        _DAYS[text[:10]] = day
     seconds = day + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
     return seconds + float(text[19:]) if len(text) > 20 else float(seconds)
 

@@ -1,22 +1,26 @@
 """The demo: the bundled real session stats, replayed into files with their timestamps shifted to now, forever.
 
-The run lasted 11.7 s; loops follow each other without a gap (one every `period` seconds), each shifting every
-event time (`collated_at`, `validated_at`, `ts`) so that the first loop starts now. Each loop renames the
-consensus sessions, so it reads like a new network session. Lines are appended one open/write/close at a time, in
-the original file order, when the wall clock reaches their shifted time, exactly as the engine writes them; a file
-that grows past `rotate_bytes` is renamed away (rename rotation), which the tailer follows.
+The run lasted 11.7 s; loops follow each other without a gap (one every `period` seconds), and each continues the
+one before as a long session would (continuation.py): later event times, block seqnos and consensus slots, the
+same session ids, `consensus.stats.id` only in the very first batch. So every consensus count of the demo equals,
+loop by loop, what the real files give (node1's shard session ends each loop with the collation whose finish the
+engine lost, as the real file does). Lines are appended one open/write/close at a time, in the original file
+order, when the wall clock reaches their shifted time, exactly as the engine writes them; a file that grows past
+`rotate_bytes` is renamed away (rename rotation), which the tailer follows.
 """
 
 import asyncio
 import gzip
-import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from ton_exporter.sources.continuation import Continuation, event_times, run_period, write_times
 
 BUNDLED = ("session-logs-node1.jsonl.gz", "session-logs-node2.jsonl.gz")
 
@@ -26,14 +30,6 @@ class ReplayLine:
     node: str
     record: dict[str, Any]
     due: float  # original time at which the engine wrote the line
-
-
-def _times(record: dict[str, Any]) -> list[float]:
-    if "collated_at" in record:
-        return [record["collated_at"]]
-    if "validated_at" in record:
-        return [record["validated_at"]]
-    return [e["ts"] for e in record.get("events", ())]
 
 
 def load_bundled() -> dict[str, list[dict[str, Any]]]:
@@ -52,20 +48,27 @@ class Replay:
         self.rotate_bytes = rotate_bytes
         self.lines: list[ReplayLine] = []
         for node, node_records in records.items():
-            written = -math.inf
-            for record in node_records:
-                written = max([written, *_times(record)])  # the engine writes a line after all its events
+            for record, written in zip(node_records, write_times(node_records), strict=True):
                 self.lines.append(ReplayLine(node, record, written))
         self.lines.sort(key=lambda line: line.due)
-        self.first = min(min(_times(line.record)) for line in self.lines)
-        self.period = math.ceil(self.lines[-1].due - self.first + 1)
-        self._originals = [(line.record, orjson.dumps(line.record)) for line in self.lines]
+        self.first = min(min(event_times(line.record)) for line in self.lines)
+        self.period = run_period(records)
+        self.continuation = Continuation.of((r for rs in records.values() for r in rs), self.period)
+        self._originals = [orjson.dumps(line.record) for line in self.lines]
 
     def path(self, node: str) -> Path:
         return self.directory / node / "session-logs"
 
     def shift_for_loop(self, loop: int, start: float) -> float:
         return start - self.first + loop * self.period
+
+    def loop_lines(self, loop: int, start: float) -> Iterator[tuple[float, str, bytes]]:
+        """(wall time due, node, line) of loop `loop` of a replay that started at `start`."""
+        base = start - self.first
+        for line, original in zip(self.lines, self._originals, strict=True):
+            record = self.continuation.apply(orjson.loads(original), loop)
+            shift_record(record, base, "")
+            yield line.due + base + loop * self.period, line.node, orjson.dumps(record)
 
     async def run(self, loops: int | None = None, history: float = 0.0) -> None:
         """Append the lines when their shifted time comes; with `history`, the replay began that many seconds
@@ -75,12 +78,11 @@ class Replay:
         start = time.time() - history
         loop = 0
         while loops is None or loop < loops:
-            shift = self.shift_for_loop(loop, start)
-            for line, (_, original) in zip(self.lines, self._originals, strict=True):
-                delay = line.due + shift - time.time()
+            for due, node, data in self.loop_lines(loop, start):
+                delay = due - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                self._append(line.node, shifted(original, shift, loop))
+                self._append(node, data)
             loop += 1
 
     def _append(self, node: str, data: bytes) -> None:
@@ -95,7 +97,8 @@ class Replay:
 
 
 def shift_record(record: dict[str, Any], shift: float, session_suffix: str) -> None:
-    """Move the record's event times by `shift` seconds and rename its consensus session, in place."""
+    """Move the record's event times by `shift` seconds and rename its consensus session (`session_suffix`
+    appended), in place."""
     for key in ("collated_at", "validated_at"):
         if key in record:
             record[key] = round(record[key] + shift, 6)
@@ -103,10 +106,3 @@ def shift_record(record: dict[str, Any], shift: float, session_suffix: str) -> N
         record["id"] = f"{record['id']}{session_suffix}"
         for event in record["events"]:
             event["ts"] = round(event["ts"] + shift, 6)
-
-
-def shifted(original: bytes, shift: float, loop: int) -> bytes:
-    """The line with its event times moved by `shift` seconds and its session renamed for this loop."""
-    record = orjson.loads(original)
-    shift_record(record, shift, f"loop{loop}")
-    return orjson.dumps(record)

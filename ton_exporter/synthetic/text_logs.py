@@ -90,6 +90,9 @@ class Entry:
 class Network:
     def __init__(self, seed: int, profiles: tuple[Profile, ...] = NODES) -> None:
         self.rng = random.Random(seed)
+        # The collation and validation timing lines draw from their own generator, so that adding them left every
+        # other line of the fixture as it was.
+        self.timing_rng = random.Random(seed + 1)
         self.seed = seed
         self.profiles = profiles
         self.seq = 0
@@ -110,14 +113,16 @@ class Network:
         actor: str = "",
         comment: str = "",
         thread: int | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         profile = self.profiles[node]
         if level >= 4 and not profile.legacy:  # -v3: DEBUG is not written
             return
+        rng = rng or self.rng
         if thread is None:
-            thread = self.rng.randint(1, profile.threads)
+            thread = rng.randint(1, profile.threads)
         extras = (f"[#{tag}]" if tag else "") + (f"[!{actor}]" if actor else "") + (f"[&{comment}]" if comment else "")
-        written = time_ns + self.rng.randint(0, 400_000)  # threads reach the shared file slightly out of order
+        written = time_ns + rng.randint(0, 400_000)  # threads reach the shared file slightly out of order
         self.seq += 1
         heapq.heappush(self.heap, Entry(written, node, self.seq, time_ns, level, thread, site, extras, message))
 
@@ -231,6 +236,8 @@ class Network:
             )
             self.log(node, arrive + 2_000_000, 3, "BusRuntime.h:207", self._event(node, "CandidateReceived", i, wc))
 
+        self._timings(block, seqno, t0)
+
         # consensus
         final = t0 + rng.randint(150_000_000, 350_000_000)
         for node in range(n):
@@ -272,6 +279,29 @@ class Network:
                 self.log(node, quiet, 3, "quic-server.cpp:752", "connection closed after ingress error", tag="quic")
         if self.profiles[3].legacy and n > 3:
             self.log(3, t0 + 100_000_000, 4, "adnl-peer.cpp:388", f"received query of {size // 100} bytes", thread=3)
+
+    def _timings(self, block: Block, seqno: int, t0: int) -> None:
+        """The leader's `collation took X s` (collator.cpp:6486, LOG(WARNING), always written) and every other
+        node's `validation took Xs` (validate-query.cpp:7676, no space before the s), from the actors
+        `collate(wc,shard):seqno` and `validateblock(wc,shard):seqno#k` (fabric.cpp:187-205); every 4th block the
+        leader's first attempt fails (`collation failed in X s <td::Status>`, collator.cpp:366, LOG(INFO)). Times
+        are td's fixed 6 decimals. Upstream ton-blockchain/ton ca7d6e45."""
+        rng, wc, leader = self.timing_rng, block.workchain, block.leader
+        shard = f"({wc},{SHARD})"
+        slow = 0.3 if wc == 0 else 0.0  # the basechain waits for external messages
+        collator = f"collate{shard}:{seqno}"
+        if block.i % 4 == 2:
+            failed = rng.uniform(0.01, 0.2)
+            error = ("[Error : 652 : timeout]", "[Error : -666 : cannot merge shards]")[block.i // 4 % 2]
+            message = f"collation failed in {failed:.6f} s {error}"
+            self.log(leader, t0 - 250_000_000, 3, "collator.cpp:366", message, actor=collator, rng=rng)
+        took = slow + rng.uniform(0.002, 0.09)
+        self.log(leader, t0, 2, "collator.cpp:6486", f"collation took {took:.6f} s", actor=collator, rng=rng)
+        for k, node in enumerate(block.others):
+            validated = rng.uniform(0.003, 0.12)
+            at, message = t0 + 60_000_000 + int(validated * 1e9), f"validation took {validated:.6f}s"
+            actor = f"validateblock{shard}:{seqno}#{k}"
+            self.log(node, at, 2, "validate-query.cpp:7676", message, actor=actor, rng=rng)
 
     def _collator_candidate(self, t: int, leader: int, root: str, size: int, packed: int) -> None:
         collator = 1

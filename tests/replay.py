@@ -1,0 +1,82 @@
+"""Live, moving inputs for the dashboard test: text logs that keep growing and an engine stand-in whose counters
+keep counting. Inputs read once leave every rate at 0 and every ratio NaN, and a panel drawing nothing looks green."""
+
+import re
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+# Sample lines of cumulative series: their values grow with every scrape; gauges stay as written.
+CUMULATIVE = re.compile(rb"^(\w+(?:_total|_bucket|_sum|_count))(\{[^}]*\})? (\S+)$")
+
+
+def advanced(text: bytes, copies: int) -> bytes:
+    """`text` (a /metrics answer) as if the engine had lived `copies` times as long: every counter, bucket, sum
+    and count multiplied, so that rates are positive and histograms stay consistent."""
+    out = []
+    for line in text.splitlines():
+        match = CUMULATIVE.match(line)
+        if match and not line.startswith(b"#"):
+            name, labels, value = match.groups()
+            out.append(name + (labels or b"") + b" " + repr(float(value) * copies).encode())
+        else:
+            out.append(line)
+    return b"\n".join(out) + b"\n"
+
+
+class ReplayedMetricsServer:
+    """The engine stand-in, replayed: scrape N answers the fixture's counters times N."""
+
+    def __init__(self, text: bytes) -> None:
+        scrapes = [0]
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/metrics":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                with lock:
+                    scrapes[0] += 1
+                    body = advanced(text, scrapes[0])
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TextLogReplayer:
+    """Copies a directory of text logs and appends every file's content to its copy again every `period`
+    seconds, as a node that keeps logging would (the lines repeat; every line still ends in one place)."""
+
+    def __init__(self, source: Path, target: Path, period: float = 2.0) -> None:
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.md"))
+        self.files = {path: (target / path.relative_to(source)) for path in source.rglob("log*")}
+        self.contents = {path: path.read_bytes() for path in self.files}
+        self.stopped = threading.Event()
+        self.period = period
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.period):
+            for path, copy in self.files.items():
+                with copy.open("ab") as out:
+                    out.write(self.contents[path])
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
