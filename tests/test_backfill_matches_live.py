@@ -11,7 +11,6 @@ backfill samples, so that each side answers from the newest sample before the ev
 import asyncio
 import json
 import math
-import re
 import subprocess
 import sys
 import time
@@ -23,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from dashboards import consensus, performance, runs
+from dashboards import consensus, performance
 from dashboards.catalogue import DASHBOARDS
+from tests.servers import DaemonProcess, PrometheusServer, http_get, wait_until
+from tests.test_runs_daemon import say
 from ton_exporter.aggregation.event_clock import window_start
 from ton_exporter.backfill.inputs import DueTimes
 from ton_exporter.sources.replay import Replay, load_bundled
-from tests.servers import DaemonProcess, PrometheusServer, http_get, wait_until
-from tests.test_runs_daemon import say
 
 RUN = "cmp-1"
 LOOPS = 8  # 8 x 13 s of the real network, written at the pace it ran
@@ -186,7 +185,9 @@ def _compare_series(
 ) -> list[str]:
     problems = []
     if set(a) != set(b):
-        problems.append(f"series differ: live only {sorted(set(a) - set(b))[:3]}, backfill only {sorted(set(b) - set(a))[:3]}")
+        problems.append(
+            f"series differ: live only {sorted(set(a) - set(b))[:3]}, backfill only {sorted(set(b) - set(a))[:3]}"
+        )
     errors = []
     for key in set(a) & set(b):
         for t in set(a[key]) & set(b[key]):
