@@ -14,7 +14,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from tests.conftest import require_binary
-from tests.servers import PrometheusServer
+from tests.servers import DaemonProcess, PrometheusServer, http_get
 from ton_exporter.cli import cli
 
 DATA = Path("/work/shared/data") if Path("/work/shared/data").is_dir() else Path(__file__).parent / "data"
@@ -134,3 +134,35 @@ def test_blocks_written_by_promtool_are_served_by_a_real_prometheus(tmp_path: Pa
         assert got == {"": float(expected)}
     finally:
         prometheus.stop()
+
+
+def _event_times(path: Path) -> list[float]:
+    """Every event time of a file as the runs table would bound it: collated_at, validated_at, consensus events."""
+    times = []
+    with gzip.open(path, "rt") as f:
+        for line in f:
+            record = json.loads(line)
+            for key in ("collated_at", "validated_at"):
+                if key in record:
+                    times.append(float(record[key]))
+    return times
+
+
+def test_a_registered_backfill_is_listed_by_the_runs_api_finished_with_its_range_and_metadata(tmp_path: Path) -> None:
+    daemon = DaemonProcess(tmp_path / "daemon")
+    try:
+        extra = ("--register", str(daemon.directory), "--description", "archived devnet run")
+        code, output, _ = _backfill(tmp_path, *extra, "--branch", "feature/x", "--commit", "0123abc")
+        assert code == 0, output
+        status, _, body = http_get(daemon.url + "/api/runs/r1")
+        assert status == 200, body
+        run = json.loads(body)
+        _, _, metrics = http_get(daemon.url + "/metrics")
+    finally:
+        daemon.stop()
+    assert (run["description"], run["branch"], run["commit"]) == ("archived devnet run", "feature/x", "0123abc")
+    assert (run["status"], run["nodes"]) == ("completed", 2)
+    times = [t for n in NODES for t in _event_times(_raw(n))]
+    assert (run["start"], run["end"]) == (min(times), max(times))
+    # the runs dashboard reads the daemon's tonex_run_* series: the run is among them like a live one
+    assert re.search(rb'^tonex_run_info\{[^}]*run="r1"', metrics, re.M), metrics[:2000]
