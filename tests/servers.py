@@ -90,6 +90,7 @@ class PrometheusServer(Process):
         rule_files: list[Path] | None = None,
         extra_config: str = "",
         flags: tuple[str, ...] = (),
+        *,
         data_dir: Path | None = None,  # blocks written beforehand (a backfill); default: a new directory
     ) -> None:
         binary = require_binary("prometheus")

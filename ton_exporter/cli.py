@@ -18,6 +18,7 @@ from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
 from ton_exporter.backfill.command import backfill_command
 from ton_exporter.cli_options import logging_options, polling_options
+from ton_exporter.compare.command import compare_command
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
@@ -233,6 +234,7 @@ def _demo_run(start: float) -> RunRegistry:
 cli.add_command(logging_options(daemon_command))
 cli.add_command(run_group)
 cli.add_command(backfill_command)
+cli.add_command(compare_command)
 
 
 def _check_source(source: SourcePattern) -> None:
