@@ -37,7 +37,9 @@ class EventTime:
     """The `wall` clock handed to the event clocks: event time, moved forward by the backfill only."""
 
     def __init__(self) -> None:
-        self.now = -math.inf
+        # 0, not -inf: lines before the first dated one are fed before it is known, and the event clocks compute
+        # window starts from it (an infinite time has none)
+        self.now = 0.0
 
     def __call__(self) -> float:
         return self.now

@@ -27,6 +27,7 @@ _EVENTS = b'"consensus.stats.events"'
 _TIME_KEYS = (b'"collated_at":', b'"validated_at":')
 _TS = b'"ts":'
 _NUMBER_END = b",}] \t"
+_SPACE = b" \t"
 
 
 class InputError(Exception):
@@ -130,8 +131,10 @@ def text_log_time(line: bytes) -> float | None:
 
 
 def _number(line: bytes, start: int) -> float | None:
-    end = start
     stop = min(len(line), start + 40)
+    while start < stop and line[start] in _SPACE:  # `"ts": 1.5` is JSON too (pretty printers, other writers)
+        start += 1
+    end = start
     while end < stop and line[end] not in _NUMBER_END:
         end += 1
     try:
