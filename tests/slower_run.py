@@ -24,7 +24,7 @@ def _stretch(record: dict[str, Any], t0: float, factor: float) -> None:
 
 
 def first_event(paths: list[Path]) -> float:
-    times = []
+    times: list[float] = []
     for path in paths:
         with gzip.open(path, "rt") as f:
             for line in f:

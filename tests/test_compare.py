@@ -140,8 +140,8 @@ def test_the_figures_from_a_prometheus_holding_both_backfilled_runs_equal_those_
     data = tmp_path / "data"
     for run, paths in (("base", {n: _raw(n) for n in NODES}), ("cand", slower)):
         command = [sys.executable, "-m", "ton_exporter", "backfill", "--run", run, "--prometheus-data", str(data)]
-        result = subprocess.run(command + _logs("--session-logs", paths), capture_output=True, text=True, check=False)
-        assert result.returncode == 0, result.stderr
+        done = subprocess.run(command + _logs("--session-logs", paths), capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
     prometheus = PrometheusServer(tmp_path, [], data_dir=data)
     try:
         args = ["--format", "json", "--prometheus", prometheus.url]
