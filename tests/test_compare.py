@@ -8,13 +8,15 @@ import re
 import statistics
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from tests.servers import PrometheusServer
+from dashboards.compare import SHIFT
+from tests.servers import PrometheusServer, http_get
 from tests.slower_run import first_event, write_slower
 from ton_exporter.cli import cli
 
@@ -146,6 +148,15 @@ def test_the_figures_from_a_prometheus_holding_both_backfilled_runs_equal_those_
     try:
         args = ["--format", "json", "--prometheus", prometheus.url]
         result = CliRunner().invoke(cli, ["compare", "--baseline", "base", "--candidate", "cand", *args])
+        # the compare dashboard's hidden $shift: the candidate's start minus the baseline's, in ms
+        starts = {side: json.loads(result.output)[side]["start"] for side in ("baseline", "candidate")}
+        shift = SHIFT.query.removeprefix("query_result(").removesuffix(")")
+        at = first_event([_raw(n) for n in NODES]) + 60
+        expr = shift.replace("$candidate", "cand").replace("$baseline", "base")
+        _, _, body = http_get(f"{prometheus.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr, "time": at}))
+        assert [float(r["value"][1]) for r in json.loads(body)["data"]["result"]] == [
+            round(1000 * (starts["candidate"] - starts["baseline"]))
+        ]
     finally:
         prometheus.stop()
     assert result.exit_code == 1, result.output
