@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from bench import live, textlog
+from bench import backfill, live, textlog
 from bench.generate import generate
 from bench.ingest import instructions, measure
 
@@ -36,6 +36,18 @@ def ingest(sizes_mb: tuple[int, ...] = (50, 200), rounds: int = 3, instruction_m
         print(
             f"{instruction_mb:>6}MB instructions (callgrind): bare {bare / 1e9:.2f} G, exporter {ours / 1e9:.2f} G, "
             f"ratio {ours / bare:.2f}x"
+        )
+
+
+def backfills(sizes_mb: tuple[int, ...] = (100, 1024)) -> None:
+    print("backfill: session stats to OpenMetrics (to /dev/null), one process, against bare orjson.loads")
+    print(f"{'file':>8} {'lines':>9} {'orjson s':>9} {'backfill s':>11} {'ratio':>6} {'peak RSS':>9}")
+    for size in sizes_mb:  # smallest first: the peak RSS of a child is the largest so far
+        path = generate(OUT / f"session-stats-{size}mb.jsonl", size * MB)
+        r = backfill.compare(path)
+        print(
+            f"{path.stat().st_size / MB:>6.0f}MB {r['lines']:>9.0f} {r['bare']:>9.2f} {r['backfill']:>11.2f} "
+            f"{r['backfill'] / r['bare']:>5.1f}x {r['rss'] / MB:>7.0f}MB"
         )
 
 
@@ -80,7 +92,8 @@ def textlogs(blocks: int = 50_000, rounds: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog"]
-    for name, run in (("ingest", ingest), ("latency", latency), ("idle", idle), ("textlog", textlogs)):
+    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "backfill"]
+    benches = (("ingest", ingest), ("latency", latency), ("idle", idle), ("textlog", textlogs), ("backfill", backfills))
+    for name, run in benches:
         if name in which:
             run()
