@@ -166,3 +166,15 @@ def test_a_registered_backfill_is_listed_by_the_runs_api_finished_with_its_range
     assert (run["start"], run["end"]) == (min(times), max(times))
     # the runs dashboard reads the daemon's tonex_run_* series: the run is among them like a live one
     assert re.search(rb'^tonex_run_info\{[^}]*run="r1"', metrics, re.M), metrics[:2000]
+
+
+def test_text_logs_are_backfilled_too_every_line_of_every_node_read(tmp_path: Path) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "text-logs"
+    out = tmp_path / "run.om"
+    args = ["backfill", "--run", "t1", "--out", str(out), "--no-progress", "--text-log", f"{fixtures}/node*/log*"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    read = _last_values(out.read_text(), "tonex_source_lines_read_total")
+    for node_dir in sorted(fixtures.glob("node*")):
+        expected = sum(len(p.read_bytes().splitlines()) for p in node_dir.glob("log*"))
+        assert sum(v for s, v in read.items() if f'node="{node_dir.name}"' in s) == expected, node_dir.name
