@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from bench import fleet, http_edge, live, series, textlog
+from bench import backfill, fleet, http_edge, live, series, textlog
 from bench.generate import generate
 from bench.ingest import instructions, measure
 
@@ -36,6 +36,18 @@ def ingest(sizes_mb: tuple[int, ...] = (50, 200), rounds: int = 3, instruction_m
         print(
             f"{instruction_mb:>6}MB instructions (callgrind): bare {bare / 1e9:.2f} G, exporter {ours / 1e9:.2f} G, "
             f"ratio {ours / bare:.2f}x"
+        )
+
+
+def backfills(sizes_mb: tuple[int, ...] = (100, 1024)) -> None:
+    print("backfill: session stats to OpenMetrics (to /dev/null), one process, against bare orjson.loads")
+    print(f"{'file':>8} {'lines':>9} {'orjson s':>9} {'backfill s':>11} {'ratio':>6} {'peak RSS':>9}")
+    for size in sizes_mb:  # smallest first: the peak RSS of a child is the largest so far
+        path = generate(OUT / f"session-stats-{size}mb.jsonl", size * MB)
+        r = backfill.compare(path)
+        print(
+            f"{path.stat().st_size / MB:>6.0f}MB {r['lines']:>9.0f} {r['bare']:>9.2f} {r['backfill']:>11.2f} "
+            f"{r['backfill'] / r['bare']:>5.1f}x {r['rss'] / MB:>7.0f}MB"
         )
 
 
@@ -93,7 +105,7 @@ def ssh_fleet(hosts: int = 24) -> None:
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "http", "series", "fleet"]
+    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "http", "series", "fleet", "backfill"]
     steps = (
         ("ingest", ingest),
         ("latency", latency),
@@ -102,6 +114,7 @@ if __name__ == "__main__":
         ("http", http_edge.run),
         ("series", lambda: series.run(OUT / "series")),
         ("fleet", ssh_fleet),
+        ("backfill", backfills),
     )
     for name, run in steps:
         if name in which:

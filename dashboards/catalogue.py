@@ -1,6 +1,6 @@
 """Every dashboard, in the order of the folders they go to."""
 
-from dashboards import consensus, engine, health, node, overview, performance, runs, text_logs
+from dashboards import compare, consensus, engine, health, node, overview, performance, runs, text_logs
 from dashboards.model import Dashboard
 
 BASE: tuple[Dashboard, ...] = (
@@ -16,4 +16,5 @@ BASE: tuple[Dashboard, ...] = (
 DASHBOARDS: tuple[Dashboard, ...] = (
     *BASE,
     runs.dashboard([d for d in BASE if any(v.name == "run" for v in d.variables)]),
+    compare.DASHBOARD,
 )

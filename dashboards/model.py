@@ -166,9 +166,12 @@ class Variable:
     query: str  # label_values(...) for a query variable
     multi: bool = True
     include_all: bool = True
+    regex: str = ""  # Grafana's variable regex: the part of each answer kept (query_result answers need one)
+    hide: int = 0  # 2: computed, not shown
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        extra = {"regex": self.regex} if self.regex else {}
+        return extra | {
             "type": "query",
             "name": self.name,
             "label": self.label,
@@ -181,7 +184,7 @@ class Variable:
             "allValue": ".*" if self.include_all else None,
             "current": {},
             "sort": 1,
-            "hide": 0,
+            "hide": self.hide,
         }
 
 

@@ -90,6 +90,8 @@ class PrometheusServer(Process):
         rule_files: list[Path] | None = None,
         extra_config: str = "",
         flags: tuple[str, ...] = (),
+        *,
+        data_dir: Path | None = None,  # blocks written beforehand (a backfill); default: a new directory
     ) -> None:
         binary = require_binary("prometheus")
         self.port = free_port()
@@ -109,7 +111,7 @@ class PrometheusServer(Process):
             [
                 binary,
                 f"--config.file={config}",
-                f"--storage.tsdb.path={directory / 'data'}",
+                f"--storage.tsdb.path={data_dir or directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
                 *flags,

@@ -304,12 +304,12 @@ def live_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promet
 
 def substitute(expr: str, dashboard: Any, repeat: str = "") -> str:
     """The query as Grafana sends it by default: a multi-value variable at All, a single-value one at a value."""
-    values = {"run": "demo", "node": "node1", "workchain": "-1"}
+    values = {"run": "demo", "node": "node1", "workchain": "-1", "baseline": "demo", "candidate": "demo", "shift": "1"}
     for variable in dashboard.to_json()["templating"]["list"][1:]:
         if variable.get("multi") and variable["name"] != repeat:
             values[variable["name"]] = ".*"  # a repeated panel's copy has one value of its variable
     for name, value in values.items():
-        expr = expr.replace(f"${name}", value)
+        expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
     return expr.replace("$__rate_interval", "1m").replace("$__range", "10m").replace("$__interval", "1m")
 
 

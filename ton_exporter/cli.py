@@ -17,8 +17,10 @@ from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.aggregation.limits import Limits
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
+from ton_exporter.backfill.command import backfill_command
 from ton_exporter.cli_options import logging_options, polling_options
 from ton_exporter.cli_web import load_web, web_options
+from ton_exporter.compare.command import compare_command
 from ton_exporter.config import ConfigError, ExporterConfig, load_config
 from ton_exporter.exposition.http_server import Limits as HttpLimits
 from ton_exporter.exposition.run_families import RunsCollector
@@ -305,6 +307,8 @@ def _demo_run(start: float) -> RunRegistry:
 
 cli.add_command(logging_options(daemon_command))
 cli.add_command(run_group)
+cli.add_command(backfill_command)
+cli.add_command(compare_command)
 
 
 def _load_config(path: Path) -> ExporterConfig:

@@ -244,6 +244,13 @@ class RunRegistry:
         self._changed()
         return run
 
+    def add_finished(self, run: Run) -> Run:
+        """A run that happened elsewhere (a backfill): kept with its own time range, completed."""
+        if run.end is None or not run.start <= run.end:
+            raise RunError("bad_request", "a finished run needs start <= end")
+        run.status, run.never_ends = "completed", False
+        return self.start(run)
+
     def keep_running(self, run: Run) -> Run:
         """Testnet mode's run: started once, kept across restarts, its metadata taken from the configuration."""
         existing = self.runs.get(run.run_id)

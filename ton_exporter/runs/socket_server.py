@@ -6,8 +6,9 @@ A client connects and sends one JSON object (a newline after it is welcome, not 
   `{"status": "ok", "run_id": "..."}`, and the connection stays open; when it closes (the client exits, crashes
   or is killed), the run is completed, ended at that moment;
 * a command, `{"command": "ping"}` (answer `{"status": "ok", "message": "pong"}`), `status`, `list`, `get`,
-  `start` (a run that ends with `stop`, not with the connection), `stop`, `describe`, `delete`; answered, then
-  the connection is closed.
+  `start` (a run that ends with `stop`, not with the connection), `stop`, `describe`, `delete`, `import` (a
+  finished run with its own time range: `ton-exporter backfill --register`); answered, then the connection is
+  closed.
 
 Anything else gets `{"status": "error", "reason": "...", "error": "..."}`, changes nothing, and is counted.
 Answers are one JSON object and a newline. The socket is created owner-only (0600).
@@ -25,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from ton_exporter.runs.registry import RunError, RunRegistry, new_run
+from ton_exporter.runs.registry import Run, RunError, RunRegistry, new_run
 
 log = logging.getLogger("ton_exporter.runs")
 
@@ -119,6 +120,8 @@ class RunSocketServer:
             return {"status": "ok", "runs": [r.to_json(now) for r in registry.newest_first()]}
         if name == "start":
             return {"status": "ok", "run": registry.start(new_run(message, now)).to_json(now)}
+        if name == "import":  # a finished run with its own time range (ton-exporter backfill --register)
+            return {"status": "ok", "run": registry.add_finished(imported_run(message.get("run"))).to_json(now)}
         if name in ("get", "stop", "describe", "delete"):
             run_id = message.get("run_id")
             if not isinstance(run_id, str):
@@ -134,8 +137,18 @@ class RunSocketServer:
             return {"status": "ok", "run": run.to_json(now)}
         raise RunError(
             "unknown_command",
-            f"unknown command {str(name)[:40]!r}: ping, status, list, get, start, stop, describe, delete",
+            f"unknown command {str(name)[:40]!r}: ping, status, list, get, start, stop, describe, delete, import",
         )
+
+
+def imported_run(state: object) -> Run:
+    """The run of an `import` command, in the saved form (registry.Run.to_state)."""
+    if not isinstance(state, dict):
+        raise RunError("bad_request", 'import needs "run": {"run_id", "start", "end", ...}')
+    try:
+        return Run.from_state(state | {"status": "completed"})
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise RunError("bad_request", f"import: not a run ({e})") from None
 
 
 async def read_message(reader: asyncio.StreamReader) -> dict[str, Any] | None:

@@ -1,0 +1,1 @@
+"""`ton-exporter compare`: a candidate run judged against a baseline run."""
