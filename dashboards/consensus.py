@@ -2,7 +2,17 @@
 
 from dataclasses import replace
 
-from dashboards.common import ANNOTATIONS, ONE_NODE, ONE_WORKCHAIN, RUN, SELECT, rate, window_avg, window_quantile
+from dashboards.common import (
+    ANNOTATIONS,
+    ONE_NODE,
+    ONE_WORKCHAIN,
+    RUN,
+    SELECT,
+    quantile,
+    rate,
+    window_avg,
+    window_quantile,
+)
 from dashboards.model import Dashboard, Panel, Query, Row
 
 PARTS = (("collate", "blue"), ("notarize", "orange"), ("finalize", "green"), ("accept", "purple"))
@@ -100,18 +110,24 @@ def _phase(title: str, histogram: str, description: str, catalogue_id: str) -> P
     their mean beside them (a p95 far above the mean is a few slow slots, not a slow minute)."""
     family = histogram.replace("tonex_", "tonex_window_", 1)
     observations = family.removesuffix("_seconds") + "_observations"
-    return Panel(
-        title,
-        (
-            replace(window_quantile("p50", family, "node"), legend="p50"),
-            replace(window_quantile("p95", family, "node"), legend="p95"),
-            Query(window_avg(family, observations, "node"), "mean"),
-        ),
-        "s",
-        description + " Exact p50, p95 and mean of the newest complete 60 s window (shown once complete: they trail "
-        "the events by up to a minute).",
-        catalogue_id=catalogue_id,
+    queries: tuple[Query, ...] = (
+        replace(window_quantile("p50", family, "node"), legend="p50"),
+        replace(window_quantile("p95", family, "node"), legend="p95"),
+        Query(window_avg(family, observations, "node"), "mean"),
     )
+    text = (
+        description + " Exact p50, p95 and mean of the newest complete 60 s window (shown once complete: they trail "
+        "the events by up to a minute)."
+    )
+    # Every phase histogram's buckets name their slowest slot (aggregation/consensus.py): the histogram's p95 is
+    # drawn beside the window's figures so that Grafana shows those exemplars as points.
+    queries += (replace(quantile(0.95, histogram, "node"), legend="p95 over the rate interval"),)
+    text += (
+        " Beside them the histogram's p95 over the rate interval (now): two time bases, as the legend says. "
+        "Its points are exemplars: hover one for the slowest slot of its bucket (labels block = "
+        "workchain:shard:seqno and slot)."
+    )
+    return Panel(title, queries, "s", text, catalogue_id=catalogue_id)
 
 
 DASHBOARD = Dashboard(

@@ -53,3 +53,68 @@ def test_prometheus_returns_the_exemplar_of_the_slowest_collated_block(tmp_path:
     finally:
         prometheus.stop()
         exporter.stop()
+
+
+def slowest_notarization(path: Path) -> tuple[float, str, str]:
+    """The slot whose candidateReceived -> notarize certificate took longest, read with json alone: per
+    (session, slot) the earliest candidateReceived (and the block it names) and the earliest notarize certificate."""
+    received: dict[tuple[str, int], float] = {}
+    blocks: dict[tuple[str, int], str] = {}
+    notarized: dict[tuple[str, int], float] = {}
+    with gzip.open(path, "rt") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record.get("@type") != "consensus.stats.events":
+                continue
+            for item in record["events"]:
+                ts, event = item["ts"], item["event"]
+                if event["@type"] == "consensus.stats.candidateReceived":
+                    key = (record["id"], event["id"]["slot"])
+                    received[key] = min(received.get(key, ts), ts)
+                    block = event["block"].get("id")
+                    if block is not None and key not in blocks:
+                        shard = f"{int(block['shard']) & 0xFFFFFFFFFFFFFFFF:016X}"
+                        blocks[key] = f"{block['workchain']}:{shard}:{block['seqno']}"
+                elif (
+                    event["@type"] == "consensus.simplex.stats.certObserved"
+                    and event["vote"]["@type"] == "consensus.simplex.notarizeVote"
+                ):
+                    key = (record["id"], event["vote"]["id"]["slot"])
+                    notarized[key] = min(notarized.get(key, ts), ts)
+    durations = [(notarized[k] - received[k], k) for k in received if k in notarized and k in blocks]
+    seconds, (_, slot) = max(durations)
+    return seconds, blocks[(_, slot)], str(slot)
+
+
+def test_prometheus_returns_the_exemplar_of_the_slowest_notarized_slot_naming_its_block_and_slot(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "node1" / "session-logs.jsonl.gz"
+    source.parent.mkdir()
+    shutil.copy(DATA / "session-logs-node1.jsonl.gz", source)
+    seconds, block, slot = slowest_notarization(source)
+    exporter = ExporterProcess(
+        tmp_path, ["serve", "--from-start", "--run", "exemplars", "--session-logs", f"node1={source}"]
+    )
+    prometheus = PrometheusServer(
+        tmp_path, [f"127.0.0.1:{exporter.port}"], flags=("--enable-feature=exemplar-storage",)
+    )
+    try:
+
+        def exemplars() -> list[dict[str, object]]:
+            query = {
+                "query": "tonex_consensus_notarization_seconds_bucket",
+                "start": "0",
+                "end": str(time.time() + 60),
+            }
+            status, _, body = http_get(f"{prometheus.url}/api/v1/query_exemplars?" + urllib.parse.urlencode(query))
+            assert status == 200, body
+            return [e for series in json.loads(body)["data"] for e in series["exemplars"]]
+
+        wait_until(exemplars, 60, "consensus exemplars stored by Prometheus")
+        top = max(exemplars(), key=lambda e: float(str(e["value"])))
+        assert top["labels"] == {"block": block, "slot": slot}
+        assert abs(float(str(top["value"])) - seconds) < 1e-9
+    finally:
+        prometheus.stop()
+        exporter.stop()

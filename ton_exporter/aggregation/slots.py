@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ton_exporter.parsers import consensus_events as ce
+from ton_exporter.parsers.session_stats import shard_hex
 
 RETIRE_SECONDS = 15.0
 
@@ -94,6 +95,8 @@ _VOTE_KINDS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
 _LAST = "_last"  # latest event of any kind in the slot
 
 Slot = dict[str, float]
+Names = tuple[str, str]
+"""(the block as workchain:shard:seqno, the slot number): an exemplar's labels"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +111,10 @@ class TimelineEntry:
 
 
 class PhaseSink:
-    """Where a session's measurements go (the consensus group of its node, workchain and shard)."""
+    """Where a session's measurements go (the consensus group of its node, workchain and shard). `names`, when
+    given, names what was measured (block `workchain:shard:seqno` and slot) for the histograms' exemplars."""
 
-    def observe(self, phase: str, seconds: float, at: float) -> None: ...
+    def observe(self, phase: str, seconds: float, at: float, names: "Names | None" = None) -> None: ...
 
     def count(self, what: str, at: float, n: int = 1, label: str = "") -> None: ...
 
@@ -129,6 +133,8 @@ class SessionSlots:
         self.sink = sink
         self.network = network
         self.slots: dict[int, Slot] = {}
+        # The block of a slot's candidate (candidateReceived's block id), for exemplars; dropped with its slot.
+        self.blocks: dict[int, str] = {}
         self.last_finalized: float | None = None
 
     def add(self, ts: float, kind: str, event: dict[str, Any]) -> None:
@@ -140,6 +146,7 @@ class SessionSlots:
                 block = event.get("block")
                 if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
                     self._record(number, "empty", ts)
+                self._name_block(number, block)
             elif kind == ce.COLLATED_EMPTY:
                 self._record(number, "empty", ts)
         elif kind in _VOTE_KINDS:
@@ -155,6 +162,18 @@ class SessionSlots:
         else:
             return
         self._record(number, key, ts)
+
+    def _name_block(self, number: Any, block: Any) -> None:
+        """Remember `workchain:shard:seqno` of the slot's candidate (`consensus.stats.block{id}`); an empty
+        candidate (`consensus.stats.empty{}`) or an unreadable id names no block, and is never rejected for that."""
+        if type(number) is not int or not isinstance(block, dict):
+            return
+        block_id = block.get("id")
+        if not isinstance(block_id, dict):
+            return
+        workchain, shard, seqno = block_id.get("workchain"), block_id.get("shard"), block_id.get("seqno")
+        if type(workchain) is int and type(seqno) is int and shard is not None:
+            self.blocks.setdefault(number, f"{workchain}:{shard_hex(shard)}:{seqno}")
 
     def _record(self, number: Any, key: str, ts: float) -> None:
         if type(number) is not int or number < 0:
@@ -179,35 +198,36 @@ class SessionSlots:
         cutoff = now - RETIRE_SECONDS
         done = sorted(n for n, s in self.slots.items() if everything or s[_LAST] < cutoff)
         for number in done:
-            self._close(number, self.slots.pop(number))
+            self._close(number, self.slots.pop(number), self.blocks.pop(number, None))
 
-    def _close(self, number: int, slot: Slot) -> None:
+    def _close(self, number: int, slot: Slot, block: str | None) -> None:
         sink = self.sink
         last = slot[_LAST]
+        names = (block, str(number)) if block is not None else None
         for phase, first, second in PAIRS:
             begin, end = slot.get(first), slot.get(second)
             if begin is not None and end is not None and end >= begin:
-                sink.observe(phase, end - begin, end)
+                sink.observe(phase, end - begin, end, names)
         if "received" in slot or "cert:skip" in slot:
             sink.count("slots", slot.get("received", last))
         for name, key in SLOT_COUNTS:
             at = slot.get(key)
             if at is not None:
                 sink.count(name, at)
-        collation = self._collation(number, slot)
+        collation = self._collation(number, slot, names)
         start = min((ts for key, ts in slot.items() if not key.startswith("cert:") and key != _LAST), default=last)
         finalized = slot.get("cert:finalize")
         if finalized is not None:
             if start <= finalized:
-                sink.observe("slot", finalized - start, finalized)
+                sink.observe("slot", finalized - start, finalized, names)
             if self.last_finalized is not None and finalized > self.last_finalized:
-                sink.observe("finalization_interval", finalized - self.last_finalized, finalized)
+                sink.observe("finalization_interval", finalized - self.last_finalized, finalized, names)
             self.last_finalized = finalized
         sink.timeline(self._timeline(number, slot, start, collation))
         if self.network is not None and self.session is not None:
             self.network.slot(self.session, number, slot)
 
-    def _collation(self, number: int, slot: Slot) -> tuple[float, float] | None:
+    def _collation(self, number: int, slot: Slot, names: Names | None) -> tuple[float, float] | None:
         """The slot's own collation: collateStarted and collateFinished (or collatedEmpty) of the slot, paired by
         target slot as TON's consensus explorer does; a start without a finish is counted unfinished."""
         started, finished = slot.get("collate_started"), slot.get("collate_finished")
@@ -224,7 +244,7 @@ class SessionSlots:
                 self.sink.count("unexpected_collator", finished)
         if started is None or finished < started:
             return None
-        self.sink.observe("collation", finished - started, finished)
+        self.sink.observe("collation", finished - started, finished, names)
         return (started, finished)
 
     def _leader(self, number: int) -> int:

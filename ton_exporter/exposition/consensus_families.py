@@ -20,7 +20,13 @@ from ton_exporter.aggregation.measures import AMMSQ
 from ton_exporter.aggregation.network import NETWORK_PHASES
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.aggregation.slots import PHASES, TimelineEntry
-from ton_exporter.exposition.names import BASE_LABELS, NAMESPACE, aggregate, cumulative_buckets
+from ton_exporter.exposition.names import (
+    BASE_LABELS,
+    NAMESPACE,
+    aggregate,
+    cumulative_buckets,
+    with_slot_exemplars,
+)
 from ton_exporter.parsers import consensus_events as ce
 
 NS = NAMESPACE
@@ -198,7 +204,9 @@ def _phases(groups: list[Group], phases: Sequence[str], prefix: str, labels: lis
             d = group.phases.get(phase)
             if d is None:
                 continue
-            hist.add_metric(values, cumulative_buckets(d.bounds, d.counts), d.sum)
+            buckets = cumulative_buckets(d.bounds, d.counts)
+            kept = group.exemplars.get(phase)
+            hist.add_metric(values, with_slot_exemplars(buckets, kept) if kept else buckets, d.sum)
             in_window = group.phase_windows.get(shown, {}).get(phase, []) if shown is not None else []
             summary = summarize(in_window, quantiles=True)
             observations.add_metric(values, summary.count if summary else 0)
