@@ -26,6 +26,13 @@ Counts per slot: a slot (candidate received or skip certificate), finalized, ski
 block, one per vote and certificate type; per own collation: by leader index, unexpected leader, drift
 (collateFinished whose candidate is of another slot than its target slot); and collation starts never finished.
 
+Collation delegation (upstream branch `collators`, dd805ca9, unmerged in July 2026): a dedicated collator node is
+no validator, so its `consensus.stats.id` has idx -1 (simplex/pool.cpp), and it writes collateStarted,
+collateFinished or collatedEmpty and candidateReceived(is_collator=true) for the windows leaders delegate to it
+(window-producer.cpp). Its collations count as delegated, by the slot's leader, never as collations by an
+unexpected leader. A validator's own leader slot whose candidate arrived from another node (is_collator=false)
+and that it never collated counts as a delegated leader slot.
+
 A collation is paired within its slot, never across slots: start and finish carry the same `target_slot`
 (validator/consensus/block-producer.cpp publishes both for one `slot` variable), so a slot that retires holds
 both or knows the finish never came. Pairing across slots (a start with the next finish) would depend on which
@@ -143,6 +150,8 @@ class SessionSlots:
         if key is not None:
             number = event["id"]["slot"]
             if kind == ce.CANDIDATE_RECEIVED:
+                if event.get("is_collator") is False:
+                    self._record(number, "received_remote", ts)  # another node produced it
                 block = event.get("block")
                 if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
                     self._record(number, "empty", ts)
@@ -215,6 +224,7 @@ class SessionSlots:
             if at is not None:
                 sink.count(name, at)
         collation = self._collation(number, slot, names)
+        self._delegated(number, slot)
         start = min((ts for key, ts in slot.items() if not key.startswith("cert:") and key != _LAST), default=last)
         finalized = slot.get("cert:finalize")
         if finalized is not None:
@@ -239,13 +249,27 @@ class SessionSlots:
             self.sink.count("drifted_collations", finished)
         session = self.session
         if session is not None:
-            self.sink.count("collations", finished, label=str(session.idx))
-            if self._leader(number) not in (-1, session.idx):
-                self.sink.count("unexpected_collator", finished)
+            leader = self._leader(number)
+            if session.idx < 0:  # a dedicated collator (idx -1: no validator): the leader delegated the slot to it
+                self.sink.count("delegated_collations", finished, label=str(leader))
+            else:
+                self.sink.count("collations", finished, label=str(session.idx))
+                if leader not in (-1, session.idx):
+                    self.sink.count("unexpected_collator", finished)
         if started is None or finished < started:
             return None
         self.sink.observe("collation", finished - started, finished, names)
         return (started, finished)
+
+    def _delegated(self, number: int, slot: Slot) -> None:
+        """A slot of this validator's own leader window whose candidate another node produced and this node never
+        collated: the leader delegated it (upstream's collation delegation, a dedicated collator collates)."""
+        session = self.session
+        remote = slot.get("received_remote")
+        if remote is None or session is None or session.idx < 0 or self._leader(number) != session.idx:
+            return
+        if "collate_started" not in slot and "collate_finished" not in slot:
+            self.sink.count("delegated_leader_slots", remote)
 
     def _leader(self, number: int) -> int:
         session = self.session

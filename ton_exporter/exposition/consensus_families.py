@@ -59,6 +59,11 @@ COUNTERS = {
         "consensus_unfinished_collations",
         "Own collations started (collateStarted) whose slot retired without a collateFinished or collatedEmpty.",
     ),
+    "delegated_leader_slots": (
+        "consensus_delegated_leader_slots",
+        "Slots of this validator's own leader windows that another node collated (candidateReceived with "
+        "is_collator=false and no own collateStarted/collateFinished): delegated to a dedicated collator.",
+    ),
     "drifted_collations": (
         "consensus_drifted_collations",
         "Own collations whose candidate is of another slot than their target slot (collateFinished id.slot).",
@@ -182,11 +187,20 @@ def _slot_counts(groups: list[Group]) -> Iterator[Metric]:
         "Own collations finished (collateFinished or collatedEmpty), by the collator's validator index.",
         labels=[*BASE_LABELS, "leader_idx"],
     )
+    delegated = CounterMetricFamily(
+        f"{NS}_consensus_delegated_collations",
+        "Collations by a dedicated collator node (consensus.stats.id idx -1), by the validator index of the slot's "
+        "leader, who delegated it.",
+        labels=[*BASE_LABELS, "leader_idx"],
+    )
     for labels, group, _ in groups:
         for (what, label), n in sorted(group.labelled.items()):
             if what == "collations":
                 collations.add_metric([*labels, label], n)
+            elif what == "delegated_collations":
+                delegated.add_metric([*labels, label], n)
     yield collations
+    yield delegated
 
 
 def _phases(groups: list[Group], phases: Sequence[str], prefix: str, labels: list[str]) -> Iterator[Metric]:
