@@ -252,6 +252,20 @@ DASHBOARD = Dashboard(
                     "leader counts in tonex_consensus_unexpected_leader_collations_total.",
                     catalogue_id="CON-18",
                 ),
+                Panel(
+                    "Collation delegation",
+                    (
+                        Query(
+                            rate("tonex_consensus_delegated_collations_total", "leader_idx"),
+                            "collated for validator {{leader_idx}}",
+                        ),
+                        Query(rate("tonex_consensus_delegated_leader_slots_total", "node"), "own slots delegated"),
+                    ),
+                    "ops",
+                    "A dedicated collator node (idx -1, upstream's collators branch) collates for the leaders that "
+                    "delegated their windows: its collations by the delegating leader's index (never counted as "
+                    "an unexpected leader's); and this validator's own leader slots that another node collated.",
+                ),
             ),
         ),
         Row(
