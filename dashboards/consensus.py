@@ -291,6 +291,24 @@ DASHBOARD = Dashboard(
                     width=24,
                     catalogue_id="CON-15/16",
                 ),
+                Panel(
+                    "Candidate propagation",
+                    (
+                        Query(
+                            'sum(rate(tonex_consensus_network_propagation_seconds_sum{run=~"$run", '
+                            'workchain=~"$workchain"}[$__rate_interval])) / sum(rate(tonex_consensus_network_'
+                            'propagation_seconds_count{run=~"$run", workchain=~"$workchain"}[$__rate_interval]))',
+                            "avg",
+                        ),
+                    ),
+                    "s",
+                    "The producer's own candidateReceived (is_collator=true) to each other node's candidateReceived "
+                    "of the slot: how long a candidate takes to reach the other validators. Machines' clocks differ "
+                    "(NTP): a receipt before the production is left out. The catalogue's max is not drawn: the network "
+                    "view keeps a histogram (tonex_consensus_network_propagation_seconds), whose buckets bound it.",
+                    width=24,
+                    catalogue_id="CON-08",
+                ),
             ),
         ),
     ),

@@ -152,6 +152,8 @@ class SessionSlots:
             if kind == ce.CANDIDATE_RECEIVED:
                 if event.get("is_collator") is False:
                     self._record(number, "received_remote", ts)  # another node produced it
+                elif event.get("is_collator") is True:
+                    self._record(number, "received_own", ts)  # this node produced it (the leader, or its collator)
                 block = event.get("block")
                 if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
                     self._record(number, "empty", ts)

@@ -56,6 +56,7 @@ class TextLogState:
         self.continuations = 0
         self.benchmarks: dict[BenchmarkKey, BenchmarkSeries] = {}
         self.timings: dict[TimingKey, Distribution] = {}
+        self.certificates: Counter[tuple[str, str]] = Counter()  # (workchain, vote) of certificate lines
 
     def timing(self, key: TimingKey) -> Distribution:
         distribution = self.timings.get(key)
@@ -75,6 +76,7 @@ class TextLogState:
             "continuations": self.continuations,
             "benchmarks": [[*key, series.to_json()] for key, series in self.benchmarks.items()],
             "timings": [[*key, distribution.to_json()] for key, distribution in self.timings.items()],
+            "certificates": [[*key, n] for key, n in self.certificates.items()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -85,3 +87,5 @@ class TextLogState:
             self.series((str(op), str(called_from), str(compression))).restore(series)
         for side, workchain, outcome, error, distribution in data.get("timings", []):  # absent before issue 18
             self.timing((str(side), str(workchain), str(outcome), str(error))).restore(distribution)
+        for workchain, vote, n in data.get("certificates", []):  # absent before LOG-10
+            self.certificates[(str(workchain), str(vote))] += int(n)

@@ -115,12 +115,22 @@ def network_families(networks: Sequence[tuple[str, dict[tuple[str, str], Consens
         "finalize = notarize reached to the weighted 2/3 of finalize votes.",
         labels=[*labels, "phase"],
     )
+    propagation = HistogramMetricFamily(
+        f"{NS}_consensus_network_propagation_seconds",
+        "Network view (central mode): the producer's own candidateReceived to each other node's candidateReceived "
+        "of the slot (one observation per receiving node; cross-machine clocks).",
+        labels=labels,
+    )
     for values, group, _ in groups:
         for phase in NETWORK_PHASES:
             d = group.phases.get(phase)
             if d is not None:
                 hist.add_metric([*values, phase], cumulative_buckets(d.bounds, d.counts), d.sum)
+        d = group.phases.get("propagation")
+        if d is not None:
+            propagation.add_metric(values, cumulative_buckets(d.bounds, d.counts), d.sum)
     yield hist
+    yield propagation
 
 
 Group = tuple[list[str], ConsensusGroup, int | None]
