@@ -2,7 +2,17 @@
 
 from dataclasses import replace
 
-from dashboards.common import ANNOTATIONS, ONE_NODE, ONE_WORKCHAIN, RUN, SELECT, rate, window_avg, window_quantile
+from dashboards.common import (
+    ANNOTATIONS,
+    ONE_NODE,
+    ONE_WORKCHAIN,
+    RUN,
+    SELECT,
+    quantile,
+    rate,
+    window_avg,
+    window_quantile,
+)
 from dashboards.model import Dashboard, Panel, Query, Row
 
 PARTS = (("collate", "blue"), ("notarize", "orange"), ("finalize", "green"), ("accept", "purple"))
@@ -100,18 +110,24 @@ def _phase(title: str, histogram: str, description: str, catalogue_id: str) -> P
     their mean beside them (a p95 far above the mean is a few slow slots, not a slow minute)."""
     family = histogram.replace("tonex_", "tonex_window_", 1)
     observations = family.removesuffix("_seconds") + "_observations"
-    return Panel(
-        title,
-        (
-            replace(window_quantile("p50", family, "node"), legend="p50"),
-            replace(window_quantile("p95", family, "node"), legend="p95"),
-            Query(window_avg(family, observations, "node"), "mean"),
-        ),
-        "s",
-        description + " Exact p50, p95 and mean of the newest complete 60 s window (shown once complete: they trail "
-        "the events by up to a minute).",
-        catalogue_id=catalogue_id,
+    queries: tuple[Query, ...] = (
+        replace(window_quantile("p50", family, "node"), legend="p50"),
+        replace(window_quantile("p95", family, "node"), legend="p95"),
+        Query(window_avg(family, observations, "node"), "mean"),
     )
+    text = (
+        description + " Exact p50, p95 and mean of the newest complete 60 s window (shown once complete: they trail "
+        "the events by up to a minute)."
+    )
+    # Every phase histogram's buckets name their slowest slot (aggregation/consensus.py): the histogram's p95 is
+    # drawn beside the window's figures so that Grafana shows those exemplars as points.
+    queries += (replace(quantile(0.95, histogram, "node"), legend="p95 over the rate interval"),)
+    text += (
+        " Beside them the histogram's p95 over the rate interval (now): two time bases, as the legend says. "
+        "Its points are exemplars: hover one for the slowest slot of its bucket (labels block = "
+        "workchain:shard:seqno and slot)."
+    )
+    return Panel(title, queries, "s", text, catalogue_id=catalogue_id)
 
 
 DASHBOARD = Dashboard(
@@ -236,6 +252,20 @@ DASHBOARD = Dashboard(
                     "leader counts in tonex_consensus_unexpected_leader_collations_total.",
                     catalogue_id="CON-18",
                 ),
+                Panel(
+                    "Collation delegation",
+                    (
+                        Query(
+                            rate("tonex_consensus_delegated_collations_total", "leader_idx"),
+                            "collated for validator {{leader_idx}}",
+                        ),
+                        Query(rate("tonex_consensus_delegated_leader_slots_total", "node"), "own slots delegated"),
+                    ),
+                    "ops",
+                    "A dedicated collator node (idx -1, upstream's collators branch) collates for the leaders that "
+                    "delegated their windows: its collations by the delegating leader's index (never counted as "
+                    "an unexpected leader's); and this validator's own leader slots that another node collated.",
+                ),
             ),
         ),
         Row(
@@ -260,6 +290,24 @@ DASHBOARD = Dashboard(
                     "finalize: from there to 2/3 of the finalize votes.",
                     width=24,
                     catalogue_id="CON-15/16",
+                ),
+                Panel(
+                    "Candidate propagation",
+                    (
+                        Query(
+                            'sum(rate(tonex_consensus_network_propagation_seconds_sum{run=~"$run", '
+                            'workchain=~"$workchain"}[$__rate_interval])) / sum(rate(tonex_consensus_network_'
+                            'propagation_seconds_count{run=~"$run", workchain=~"$workchain"}[$__rate_interval]))',
+                            "avg",
+                        ),
+                    ),
+                    "s",
+                    "The producer's own candidateReceived (is_collator=true) to each other node's candidateReceived "
+                    "of the slot: how long a candidate takes to reach the other validators. Machines' clocks differ "
+                    "(NTP): a receipt before the production is left out. The catalogue's max is not drawn: the network "
+                    "view keeps a histogram (tonex_consensus_network_propagation_seconds), whose buckets bound it.",
+                    width=24,
+                    catalogue_id="CON-08",
                 ),
             ),
         ),

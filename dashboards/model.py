@@ -48,8 +48,13 @@ class Query:
         return shows and not self.expr.rstrip().endswith("]") and "workchain" in self.expr
 
 
-# Histograms whose buckets carry exemplars naming a block (aggregation/block_groups.py: EXEMPLAR_COLUMNS).
-EXEMPLARS = re.compile(r"\btonex_(?:collation|validation)_total_seconds_bucket\b")
+# Histograms whose buckets carry exemplars naming a block (aggregation/block_groups.py: EXEMPLAR_COLUMNS) or a slot
+# and its block (aggregation/consensus.py: the phases of a slot whose candidate names its block).
+EXEMPLARS = re.compile(
+    r"\btonex_(?:(?:collation|validation)_total"
+    r"|consensus_(?:notarization|finalization|accept|slot|validation|received_to_validated|notarize_vote"
+    r"|finalize_vote|collation|finalization_interval))_seconds_bucket\b"
+)
 # A window gauge shows one 60 s window for 60 s; sampled once per step, a 24 h range would skip most windows and
 # their spikes. Every window gauge is read through an _over_time of the step ($__interval, at least one window).
 WINDOW = "1m"

@@ -219,8 +219,41 @@ def _block() -> Row:
                 "ops",
                 "Lines of block_limits.limits_log by the limit that stopped a stage.",
             ),
+            *NEXT_FORMAT_PANELS,
         ),
     )
+
+
+NEXT = "upstream's next format (ton-blockchain/ton PR #2488): empty until the engine writes these fields"
+# Why a block set its overload bit and whether the collator wants a split: what a shard split is attributed to.
+NEXT_FORMAT_PANELS = (
+    Panel(
+        "Overload reasons and split wanted",
+        (
+            Query(
+                rate("tonex_collation_overload_reason_blocks_total", "workchain, category", 'category!="none"'),
+                "{{workchain}} {{category}}",
+            ),
+            Query(rate("tonex_collation_split_wanted_blocks_total"), "{{workchain}} split wanted"),
+        ),
+        "ops",
+        "Collated blocks per second that set the overload bit, by block_limits.overload_reason (load: a limit "
+        "reached soft; out_msg_queue: force split; long_collation; dispatch_queue), and blocks whose collator "
+        f"decided want_split; {NEXT}.",
+    ),
+    Panel(
+        "Peak block limit class",
+        (
+            Query(
+                f"max by (workchain) ({W}collation_peak_limit_class{{{select(MAX)}}})",
+                "{{workchain}}",
+            ),
+        ),
+        "short",
+        "Worst block_limits.peak_block_limit_class in the window (the running maximum during collation): "
+        f"0 underload, 1 normal, 2 soft, 3 medium, 4 hard; {NEXT}.",
+    ),
+)
 
 
 def _queues() -> Row:

@@ -138,6 +138,14 @@ LINES = (
         catalogue_id="LOG-09",
     ),
     Panel(
+        "Certificates in the text log",
+        (Query(_rate("tonex_text_log_certificates_total", "workchain, vote"), "{{workchain}} {{vote}}"),),
+        "ops",
+        "`Obtained certificate for <vote>` lines (simplex pool.cpp:919) of the selected nodes, by workchain and vote "
+        "type: a cross-check of the consensus dashboard's certificates per second when session stats are off.",
+        catalogue_id="LOG-10",
+    ),
+    Panel(
         "Multi-line messages and raw output",
         (
             Query(_rate("tonex_text_log_continuation_lines_total", "node"), "continuation lines {{node}}"),

@@ -312,3 +312,37 @@ def slot_events_of(slot: int) -> dict[str, float]:
     """Masterchain slot `slot` of node1: its events and votes (certificates are not part of the start)."""
     events = next(e for (sid, n), e in slot_events(1).items() if sid.startswith("H/7E") and n == slot)
     return {k: v for k, v in events.items() if not k.startswith("certObserved")}
+
+
+def candidate_receipts(node: int) -> dict[tuple[str, int], dict[bool, float]]:
+    """(session, slot) -> is_collator -> the earliest candidateReceived of that kind, from the raw JSON."""
+    out: dict[tuple[str, int], dict[bool, float]] = defaultdict(dict)
+    for line in real_lines(node):
+        record = orjson.loads(line)
+        if record["@type"] != "consensus.stats.events":
+            continue
+        for item in record["events"]:
+            event = item["event"]
+            if event["@type"] == "consensus.stats.candidateReceived":
+                kinds = out[(record["id"], event["id"]["slot"])]
+                own = event["is_collator"] is True
+                kinds[own] = min(kinds.get(own, item["ts"]), item["ts"])
+    return out
+
+
+def test_candidate_propagation_is_the_producers_receipt_to_every_other_nodes(both_nodes: Samples) -> None:
+    """CON-08: per slot, the leader's own candidateReceived (is_collator=true) to the other node's
+    (is_collator=false); differences below zero (clocks) are left out."""
+    receipts = {n: candidate_receipts(n) for n in (1, 2)}
+    expected: dict[str, list[float]] = defaultdict(list)
+    for producer, receiver in ((1, 2), (2, 1)):
+        for key, kinds in receipts[producer].items():
+            arrival = receipts[receiver].get(key, {}).get(False)
+            if True in kinds and arrival is not None and arrival >= kinds[True]:
+                workchain = "-1" if key[0].startswith("H/7E") else "0"  # the masterchain session's id
+                expected[workchain].append(arrival - kinds[True])
+    assert sum(len(v) for v in expected.values()) > 40
+    for workchain, values in expected.items():
+        name = "tonex_consensus_network_propagation_seconds"
+        assert total(both_nodes, name + "_count", workchain=workchain) == len(values)
+        assert total(both_nodes, name + "_sum", workchain=workchain) == pytest.approx(sum(values), abs=1e-9)

@@ -10,6 +10,8 @@ Every line ends in exactly one place:
   `ESC[0m` before its newline, so an entry is known to be closed; in a plain log (`-l`, `--async-logname`) it never
   is. Such a line is counted as a continuation (parsed). Otherwise (after a closed entry, or as the first line
   read from a file) it is raw output, not td's: rejected (`no_prefix`, or `empty_line` if empty);
+* a prefixed line whose message is `Obtained certificate for <vote>` is also counted by workchain and vote
+  (parsers/certificate_lines.py);
 * a line that is not UTF-8 is rejected (`not_utf8`).
 
 Blocks of lines are handled in bulk: one `findall` over the whole block gives the (level, component) of every
@@ -29,6 +31,7 @@ from ton_exporter.aggregation.node import NodeState
 from ton_exporter.aggregation.series_bounds import OTHER
 from ton_exporter.aggregation.text_log import BenchmarkKey, TextLogState
 from ton_exporter.parsers import broadcast_benchmark as bb
+from ton_exporter.parsers import certificate_lines as cl
 from ton_exporter.parsers import timing_lines as tl
 from ton_exporter.parsers.td_prefix import (
     ANSI,
@@ -112,6 +115,10 @@ class TextLogPipeline:
             self._observe_group(raw_key, list(group))
         for timing in parsed:
             self._observe_timing(timing)
+        if cl.MARKER in block:
+            certificates = self.state.certificates
+            for workchain, vote in cl.FAST.findall(block):
+                certificates[cl.labels(workchain, vote)] += 1
         return True
 
     def _checked(self, timing: tl.Timing) -> tl.Timing:
@@ -185,6 +192,10 @@ class TextLogPipeline:
                         "bad_timing", position, f"{e}: {line[message : message + 200].decode(errors='replace')}"
                     )
                     continue
+            if cl.MARKER in line:
+                certificate = cl.FAST.search(line)
+                if certificate is not None:
+                    state.certificates[cl.labels(*certificate.groups())] += 1
             level, time, component = match.group(1, 3, 4)
             state.lines[state.line_key(level_name(int(level)), component.decode())] += 1
             parsed += 1

@@ -10,6 +10,7 @@ A malformed event is skipped and counted (`rejected_events`), the rest of its ba
 """
 
 import math
+from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from ton_exporter.aggregation.buckets import INTERVAL_BUCKETS, LATENCY_BUCKETS
 from ton_exporter.aggregation.distribution import Distribution
 from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.series_bounds import OTHER, SeriesBounds
-from ton_exporter.aggregation.slots import PhaseSink, SessionSlots, TimelineEntry
+from ton_exporter.aggregation.slots import Names, PhaseSink, SessionSlots, TimelineEntry
 from ton_exporter.parsers import consensus_events as ce
 from ton_exporter.parsers.shard_ids import DEFAULT_RULES
 
@@ -27,6 +28,8 @@ TIMELINE_SLOTS = 64  # the newest retired slots exported as timeline series (see
 _KNOWN_EVENTS = frozenset(ce.EVENT_TYPES)
 # The interval between finalized slots is the slot time give or take milliseconds: a finer grid there (buckets.py).
 PHASE_BUCKETS = {"finalization_interval": INTERVAL_BUCKETS}
+PhaseExemplar = tuple[float, Names, float]
+"""(seconds, (block as workchain:shard:seqno, slot), the event time that ended the phase)"""
 
 
 @dataclass(eq=False)
@@ -40,14 +43,19 @@ class ConsensusGroup(PhaseSink):
     windows: dict[int, Counter[str]] = field(default_factory=dict)
     phase_windows: dict[int, dict[str, list[float]]] = field(default_factory=dict)
     timeline_ring: deque[TimelineEntry] = field(default_factory=lambda: deque(maxlen=TIMELINE_SLOTS))
+    # Per phase and bucket, the slowest slot that fell in it: (seconds, (block, slot), time). OpenMetrics exemplars;
+    # not saved across restarts (they name blocks, not totals), like the block histograms' (block_groups.py).
+    exemplars: dict[str, list[PhaseExemplar | None]] = field(default_factory=dict)
     oldest_window: int | None = None  # windows before it are no longer kept (see event_clock.py)
     bounds: SeriesBounds | None = None  # caps the values of `labelled` (leader_idx); None: unbounded
 
-    def observe(self, phase: str, seconds: float, at: float) -> None:
+    def observe(self, phase: str, seconds: float, at: float, names: Names | None = None) -> None:
         distribution = self.phases.get(phase)
         if distribution is None:
             distribution = self.phases[phase] = Distribution(PHASE_BUCKETS.get(phase, LATENCY_BUCKETS))
         distribution.observe(seconds)
+        if names is not None:
+            self._keep_exemplar(phase, distribution.bounds, seconds, names, at)
         window = int(at // 60) * 60  # window_start(), inline: this runs for every phase measured
         if self.oldest_window is None or window >= self.oldest_window:
             per_phase = self.phase_windows.get(window)
@@ -58,6 +66,15 @@ class ConsensusGroup(PhaseSink):
                 per_phase[phase] = [seconds]
             else:
                 values.append(seconds)
+
+    def _keep_exemplar(self, phase: str, bounds: tuple[float, ...], seconds: float, names: Names, at: float) -> None:
+        kept = self.exemplars.get(phase)
+        if kept is None:
+            kept = self.exemplars[phase] = [None] * (len(bounds) + 1)
+        k = bisect_left(bounds, seconds)  # the bucket Distribution.observe counted it in
+        current = kept[k]
+        if current is None or seconds > current[0]:
+            kept[k] = (seconds, names, at)
 
     def count(self, what: str, at: float, n: int = 1, label: str = "") -> None:
         if label:

@@ -43,6 +43,8 @@ LOAD_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.5)
 
 # crypto/block/block.h ParamLimits: cl_underload = 0 ... cl_hard = 4.
 LIMIT_CATEGORIES = ("underload", "normal", "soft", "medium", "hard")
+# validatorStats.blockLimitsStatus.overload_reason (upstream PR #2488, collator.cpp check_block_overload).
+OVERLOAD_REASONS = ("none", "load", "out_msg_queue", "long_collation", "dispatch_queue")
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,35 @@ MEASURES: tuple[Measure, ...] = (
         C,
         {(k,): f"limits.cat_{k}" for k in ("bytes", "gas", "lt_delta", "collated_data_bytes")},
         labels=("limit",),
+        categories=LIMIT_CATEGORIES,
+        window=("avg", "max"),
+    ),
+    # --- upstream's next format (PR #2488): absent from today's records, so these have no series on them
+    Measure(
+        "collation_overload_reason",
+        "",
+        "Collated blocks by why they set the overload bit (block_limits.overload_reason): none, load (a limit "
+        "reached soft), out_msg_queue (force split), long_collation, dispatch_queue; other for an unknown code.",
+        C,
+        _one("limits.overload_reason"),
+        categories=OVERLOAD_REASONS,
+    ),
+    Measure(
+        "collation_split_wanted",
+        "blocks",
+        "Collated blocks whose collator decided want_split (block_limits.want_split).",
+        C,
+        _one("limits.want_split"),
+        counter=True,
+        window=("sum",),
+    ),
+    Measure(
+        "collation_peak_limit_class",
+        "",
+        "Running-max block limit class of collated blocks (block_limits.peak_block_limit_class): 0 underload, "
+        "1 normal, 2 soft, 3 medium, 4 hard.",
+        C,
+        _one("limits.peak_class"),
         categories=LIMIT_CATEGORIES,
         window=("avg", "max"),
     ),

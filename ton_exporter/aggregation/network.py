@@ -9,6 +9,10 @@ may never get there: the earliest certificate any node observed stands in (ton-f
 |---|---|---|
 | notarize | the leader's collateFinished | notarize reached |
 | finalize | notarize reached | finalize reached |
+
+Candidate propagation (CON-08): from the producer's own candidateReceived (is_collator=true) to each other
+node's candidateReceived (is_collator=false) of the slot, one observation per receiving node read. It compares
+the clocks of two machines (NTP): a receipt before the production (a clock behind) is left out, not clamped.
 """
 
 import math
@@ -26,6 +30,8 @@ class NetworkSlot:
     votes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # vote type -> (ts, weight)
     certificates: dict[str, float] = field(default_factory=dict)  # vote type -> earliest ts
     collated: float | None = None
+    produced: float | None = None  # the producer's own candidateReceived
+    arrivals: list[float] = field(default_factory=list)  # other nodes' candidateReceived, one per node
     last: float = -math.inf
     retired_by: set[int] = field(default_factory=set)  # validator indexes of the nodes that retired it
 
@@ -59,6 +65,11 @@ class NetworkSession(NetworkSink):
                 merged.certificates[vote] = min(cert, merged.certificates.get(vote, math.inf))
         if "collate_finished" in slot:
             merged.collated = slot["collate_finished"]
+        own, remote = slot.get("received_own"), slot.get("received_remote")
+        if own is not None:
+            merged.produced = own if merged.produced is None else min(merged.produced, own)
+        if remote is not None:
+            merged.arrivals.append(remote)
         merged.last = max(merged.last, *slot.values())
 
     def retire(self, before: float) -> None:
@@ -74,6 +85,11 @@ class NetworkSession(NetworkSink):
                 self.sink.observe("notarize", notarized - slot.collated, notarized)
             if notarized is not None and finalized is not None and finalized >= notarized:
                 self.sink.observe("finalize", finalized - notarized, finalized)
+            produced = slot.produced
+            if produced is not None:
+                for arrival in slot.arrivals:
+                    if arrival >= produced:
+                        self.sink.observe("propagation", arrival - produced, arrival)
 
     def _reached(self, slot: NetworkSlot, vote_type: str) -> float | None:
         total = 0

@@ -26,6 +26,13 @@ Counts per slot: a slot (candidate received or skip certificate), finalized, ski
 block, one per vote and certificate type; per own collation: by leader index, unexpected leader, drift
 (collateFinished whose candidate is of another slot than its target slot); and collation starts never finished.
 
+Collation delegation (upstream branch `collators`, dd805ca9, unmerged in July 2026): a dedicated collator node is
+no validator, so its `consensus.stats.id` has idx -1 (simplex/pool.cpp), and it writes collateStarted,
+collateFinished or collatedEmpty and candidateReceived(is_collator=true) for the windows leaders delegate to it
+(window-producer.cpp). Its collations count as delegated, by the slot's leader, never as collations by an
+unexpected leader. A validator's own leader slot whose candidate arrived from another node (is_collator=false)
+and that it never collated counts as a delegated leader slot.
+
 A collation is paired within its slot, never across slots: start and finish carry the same `target_slot`
 (validator/consensus/block-producer.cpp publishes both for one `slot` variable), so a slot that retires holds
 both or knows the finish never came. Pairing across slots (a start with the next finish) would depend on which
@@ -39,6 +46,18 @@ from typing import Any
 from ton_exporter.parsers import consensus_events as ce
 
 RETIRE_SECONDS = 15.0
+
+
+def _shard_hex(shard: object) -> str | None:
+    """The shard as TON prints it (`%016X` of its unsigned 64-bit value), for an exemplar's block name; None for a
+    value that is no shard (the name is only a pointer: the slot is measured regardless)."""
+    if isinstance(shard, bool) or not isinstance(shard, int | str):
+        return None
+    try:
+        return f"{int(shard) & 0xFFFFFFFFFFFFFFFF:016X}"
+    except ValueError:
+        return None
+
 
 PHASES: tuple[str, ...] = (
     "collation",
@@ -94,6 +113,8 @@ _VOTE_KINDS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
 _LAST = "_last"  # latest event of any kind in the slot
 
 Slot = dict[str, float]
+Names = tuple[str, str]
+"""(the block as workchain:shard:seqno, the slot number): an exemplar's labels"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +129,10 @@ class TimelineEntry:
 
 
 class PhaseSink:
-    """Where a session's measurements go (the consensus group of its node, workchain and shard)."""
+    """Where a session's measurements go (the consensus group of its node, workchain and shard). `names`, when
+    given, names what was measured (block `workchain:shard:seqno` and slot) for the histograms' exemplars."""
 
-    def observe(self, phase: str, seconds: float, at: float) -> None: ...
+    def observe(self, phase: str, seconds: float, at: float, names: "Names | None" = None) -> None: ...
 
     def count(self, what: str, at: float, n: int = 1, label: str = "") -> None: ...
 
@@ -129,6 +151,8 @@ class SessionSlots:
         self.sink = sink
         self.network = network
         self.slots: dict[int, Slot] = {}
+        # The block of a slot's candidate (candidateReceived's block id), for exemplars; dropped with its slot.
+        self.blocks: dict[int, str] = {}
         self.last_finalized: float | None = None
 
     def add(self, ts: float, kind: str, event: dict[str, Any]) -> None:
@@ -137,9 +161,14 @@ class SessionSlots:
         if key is not None:
             number = event["id"]["slot"]
             if kind == ce.CANDIDATE_RECEIVED:
+                if event.get("is_collator") is False:
+                    self._record(number, "received_remote", ts)  # another node produced it
+                elif event.get("is_collator") is True:
+                    self._record(number, "received_own", ts)  # this node produced it (the leader, or its collator)
                 block = event.get("block")
                 if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
                     self._record(number, "empty", ts)
+                self._name_block(number, block)
             elif kind == ce.COLLATED_EMPTY:
                 self._record(number, "empty", ts)
         elif kind in _VOTE_KINDS:
@@ -155,6 +184,19 @@ class SessionSlots:
         else:
             return
         self._record(number, key, ts)
+
+    def _name_block(self, number: Any, block: Any) -> None:
+        """Remember `workchain:shard:seqno` of the slot's candidate (`consensus.stats.block{id}`); an empty
+        candidate (`consensus.stats.empty{}`) or an unreadable id names no block, and is never rejected for that."""
+        if type(number) is not int or not isinstance(block, dict):
+            return
+        block_id = block.get("id")
+        if not isinstance(block_id, dict):
+            return
+        workchain, shard, seqno = block_id.get("workchain"), block_id.get("shard"), block_id.get("seqno")
+        shard_name = _shard_hex(shard)
+        if type(workchain) is int and type(seqno) is int and shard_name is not None:
+            self.blocks.setdefault(number, f"{workchain}:{shard_name}:{seqno}")
 
     def _record(self, number: Any, key: str, ts: float) -> None:
         if type(number) is not int or number < 0:
@@ -179,35 +221,37 @@ class SessionSlots:
         cutoff = now - RETIRE_SECONDS
         done = sorted(n for n, s in self.slots.items() if everything or s[_LAST] < cutoff)
         for number in done:
-            self._close(number, self.slots.pop(number))
+            self._close(number, self.slots.pop(number), self.blocks.pop(number, None))
 
-    def _close(self, number: int, slot: Slot) -> None:
+    def _close(self, number: int, slot: Slot, block: str | None) -> None:
         sink = self.sink
         last = slot[_LAST]
+        names = (block, str(number)) if block is not None else None
         for phase, first, second in PAIRS:
             begin, end = slot.get(first), slot.get(second)
             if begin is not None and end is not None and end >= begin:
-                sink.observe(phase, end - begin, end)
+                sink.observe(phase, end - begin, end, names)
         if "received" in slot or "cert:skip" in slot:
             sink.count("slots", slot.get("received", last))
         for name, key in SLOT_COUNTS:
             at = slot.get(key)
             if at is not None:
                 sink.count(name, at)
-        collation = self._collation(number, slot)
+        collation = self._collation(number, slot, names)
+        self._delegated(number, slot)
         start = min((ts for key, ts in slot.items() if not key.startswith("cert:") and key != _LAST), default=last)
         finalized = slot.get("cert:finalize")
         if finalized is not None:
             if start <= finalized:
-                sink.observe("slot", finalized - start, finalized)
+                sink.observe("slot", finalized - start, finalized, names)
             if self.last_finalized is not None and finalized > self.last_finalized:
-                sink.observe("finalization_interval", finalized - self.last_finalized, finalized)
+                sink.observe("finalization_interval", finalized - self.last_finalized, finalized, names)
             self.last_finalized = finalized
         sink.timeline(self._timeline(number, slot, start, collation))
         if self.network is not None and self.session is not None:
             self.network.slot(self.session, number, slot)
 
-    def _collation(self, number: int, slot: Slot) -> tuple[float, float] | None:
+    def _collation(self, number: int, slot: Slot, names: Names | None) -> tuple[float, float] | None:
         """The slot's own collation: collateStarted and collateFinished (or collatedEmpty) of the slot, paired by
         target slot as TON's consensus explorer does; a start without a finish is counted unfinished."""
         started, finished = slot.get("collate_started"), slot.get("collate_finished")
@@ -219,13 +263,27 @@ class SessionSlots:
             self.sink.count("drifted_collations", finished)
         session = self.session
         if session is not None:
-            self.sink.count("collations", finished, label=str(session.idx))
-            if self._leader(number) not in (-1, session.idx):
-                self.sink.count("unexpected_collator", finished)
+            leader = self._leader(number)
+            if session.idx < 0:  # a dedicated collator (idx -1: no validator): the leader delegated the slot to it
+                self.sink.count("delegated_collations", finished, label=str(leader))
+            else:
+                self.sink.count("collations", finished, label=str(session.idx))
+                if leader not in (-1, session.idx):
+                    self.sink.count("unexpected_collator", finished)
         if started is None or finished < started:
             return None
-        self.sink.observe("collation", finished - started, finished)
+        self.sink.observe("collation", finished - started, finished, names)
         return (started, finished)
+
+    def _delegated(self, number: int, slot: Slot) -> None:
+        """A slot of this validator's own leader window whose candidate another node produced and this node never
+        collated: the leader delegated it (upstream's collation delegation, a dedicated collator collates)."""
+        session = self.session
+        remote = slot.get("received_remote")
+        if remote is None or session is None or session.idx < 0 or self._leader(number) != session.idx:
+            return
+        if "collate_started" not in slot and "collate_finished" not in slot:
+            self.sink.count("delegated_leader_slots", remote)
 
     def _leader(self, number: int) -> int:
         session = self.session

@@ -59,6 +59,7 @@ class TextLogState:
         self.continuations = 0
         self.benchmarks: dict[BenchmarkKey, BenchmarkSeries] = {}
         self.timings: dict[TimingKey, Distribution] = {}
+        self.certificates: Counter[tuple[str, str]] = Counter()  # (workchain, vote) of certificate lines
 
     def line_key(self, level: str, component: str) -> tuple[str, str]:
         """The (level, component) a line is counted under: past the cap of distinct components, component="other"
@@ -89,6 +90,7 @@ class TextLogState:
             "continuations": self.continuations,
             "benchmarks": [[*key, series.to_json()] for key, series in self.benchmarks.items()],
             "timings": [[*key, distribution.to_json()] for key, distribution in self.timings.items()],
+            "certificates": [[*key, n] for key, n in self.certificates.items()],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -100,3 +102,5 @@ class TextLogState:
             self.series((str(op), str(called_from), str(compression))).restore(series)
         for side, workchain, outcome, error, distribution in data.get("timings", []):  # absent before issue 18
             self.timing((str(side), str(workchain), str(outcome), str(error))).restore(distribution)
+        for workchain, vote, n in data.get("certificates", []):  # absent before LOG-10
+            self.certificates[(str(workchain), str(vote))] += int(n)

@@ -20,7 +20,13 @@ from ton_exporter.aggregation.measures import AMMSQ
 from ton_exporter.aggregation.network import NETWORK_PHASES
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.aggregation.slots import PHASES, TimelineEntry
-from ton_exporter.exposition.names import BASE_LABELS, NAMESPACE, aggregate, cumulative_buckets
+from ton_exporter.exposition.names import (
+    BASE_LABELS,
+    NAMESPACE,
+    aggregate,
+    cumulative_buckets,
+    with_slot_exemplars,
+)
 from ton_exporter.parsers import consensus_events as ce
 
 NS = NAMESPACE
@@ -52,6 +58,11 @@ COUNTERS = {
     "unfinished_collations": (
         "consensus_unfinished_collations",
         "Own collations started (collateStarted) whose slot retired without a collateFinished or collatedEmpty.",
+    ),
+    "delegated_leader_slots": (
+        "consensus_delegated_leader_slots",
+        "Slots of this validator's own leader windows that another node collated (candidateReceived with "
+        "is_collator=false and no own collateStarted/collateFinished): delegated to a dedicated collator.",
     ),
     "drifted_collations": (
         "consensus_drifted_collations",
@@ -104,12 +115,22 @@ def network_families(networks: Sequence[tuple[str, dict[tuple[str, str], Consens
         "finalize = notarize reached to the weighted 2/3 of finalize votes.",
         labels=[*labels, "phase"],
     )
+    propagation = HistogramMetricFamily(
+        f"{NS}_consensus_network_propagation_seconds",
+        "Network view (central mode): the producer's own candidateReceived to each other node's candidateReceived "
+        "of the slot (one observation per receiving node; cross-machine clocks).",
+        labels=labels,
+    )
     for values, group, _ in groups:
         for phase in NETWORK_PHASES:
             d = group.phases.get(phase)
             if d is not None:
                 hist.add_metric([*values, phase], cumulative_buckets(d.bounds, d.counts), d.sum)
+        d = group.phases.get("propagation")
+        if d is not None:
+            propagation.add_metric(values, cumulative_buckets(d.bounds, d.counts), d.sum)
     yield hist
+    yield propagation
 
 
 Group = tuple[list[str], ConsensusGroup, int | None]
@@ -176,11 +197,20 @@ def _slot_counts(groups: list[Group]) -> Iterator[Metric]:
         "Own collations finished (collateFinished or collatedEmpty), by the collator's validator index.",
         labels=[*BASE_LABELS, "leader_idx"],
     )
+    delegated = CounterMetricFamily(
+        f"{NS}_consensus_delegated_collations",
+        "Collations by a dedicated collator node (consensus.stats.id idx -1), by the validator index of the slot's "
+        "leader, who delegated it.",
+        labels=[*BASE_LABELS, "leader_idx"],
+    )
     for labels, group, _ in groups:
         for (what, label), n in sorted(group.labelled.items()):
             if what == "collations":
                 collations.add_metric([*labels, label], n)
+            elif what == "delegated_collations":
+                delegated.add_metric([*labels, label], n)
     yield collations
+    yield delegated
 
 
 def _phases(groups: list[Group], phases: Sequence[str], prefix: str, labels: list[str]) -> Iterator[Metric]:
@@ -198,7 +228,9 @@ def _phases(groups: list[Group], phases: Sequence[str], prefix: str, labels: lis
             d = group.phases.get(phase)
             if d is None:
                 continue
-            hist.add_metric(values, cumulative_buckets(d.bounds, d.counts), d.sum)
+            buckets = cumulative_buckets(d.bounds, d.counts)
+            kept = group.exemplars.get(phase)
+            hist.add_metric(values, with_slot_exemplars(buckets, kept) if kept else buckets, d.sum)
             in_window = group.phase_windows.get(shown, {}).get(phase, []) if shown is not None else []
             summary = summarize(in_window, quantiles=True)
             observations.add_metric(values, summary.count if summary else 0)

@@ -36,6 +36,21 @@ def with_exemplars(
     return out
 
 
+def with_slot_exemplars(
+    buckets: list[tuple[str, float]], exemplars: "list[tuple[float, tuple[str, str], float] | None]"
+) -> list[tuple[str, float] | tuple[str, float, Exemplar]]:
+    """Cumulative buckets of a consensus phase, each with the exemplar of the slowest slot in it: labels `block`
+    (`workchain:shard:seqno` of the slot's candidate) and `slot`. OpenMetrics only, as `with_exemplars`."""
+    out: list[tuple[str, float] | tuple[str, float, Exemplar]] = []
+    for (le, n), kept in zip(buckets, exemplars, strict=True):
+        if kept is None:
+            out.append((le, n))
+        else:
+            seconds, (block, slot), at = kept
+            out.append((le, n, Exemplar({"block": block, "slot": slot}, seconds, at)))
+    return out
+
+
 def cumulative_buckets(bounds: Iterable[float], counts: list[int]) -> list[tuple[str, float]]:
     """Per-bucket counts (the last one +Inf) as the cumulative `le` pairs of a histogram family."""
     out: list[tuple[str, float]] = []

@@ -22,6 +22,20 @@ def text_log_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     yield from _line_families(nodes)
     yield from _benchmark_families(nodes)
     yield from _timing_families(nodes)
+    yield _certificates(nodes)
+
+
+def _certificates(nodes: Sequence[NodeState]) -> Metric:
+    family = CounterMetricFamily(
+        f"{NS}_text_log_certificates",
+        "`Obtained certificate for <vote>` lines of the text logs (simplex pool.cpp:919), by the workchain of the "
+        "validator group and vote type (notarize, finalize, skip, other).",
+        labels=["node", "run", "workchain", "vote"],
+    )
+    for node in nodes:
+        for (workchain, vote), n in sorted(node.text_log.certificates.items()):
+            family.add_metric([node.name, node.run, workchain, vote], n)
+    return family
 
 
 def _timing_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:

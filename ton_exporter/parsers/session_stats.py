@@ -109,6 +109,11 @@ _LIMITS = _Fields(
     "load_fraction_externals",
     "load_fraction_new_msgs",
 )
+# Upstream's next format (ton-blockchain/ton PR #2488, af2f4ed5/2ec8ecff, unmerged in July 2026) appends these to
+# blockLimitsStatus: why the block set its overload bit (0 none, 1 load, 2 out-msg-queue force split, 3 long
+# collation, 4 dispatch queue), the collator's final want_split (a JSON bool) and the running-max block limit
+# class. Today's records lack them: NaN, no value, so the real data gives the same figures as before.
+_LIMITS_NEXT = _Fields("overload_reason", "want_split", "peak_block_limit_class")
 _EXT = _Fields("ext_msgs_total", "ext_msgs_filtered", "ext_msgs_accepted", "ext_msgs_rejected")
 _BLOCK_STATS = _Fields("transactions", "msg_queue_cleaned")
 _QUEUES = _Fields("old_out_msg_queue_size", "new_out_msg_queue_size", convert=_int64)
@@ -127,6 +132,9 @@ COLLATED_RAW: tuple[str, ...] = (
     "neighbors.skipped",
     "neighbors.limit_reached",
     "neighbors.max_processed",
+    "limits.overload_reason",
+    "limits.want_split",
+    "limits.peak_class",
 )
 
 
@@ -272,6 +280,7 @@ def collated_row_general(
             + _EXT(stats.get("ext_msgs") or _EMPTY)
             + _BLOCK_STATS(stats)
             + (shards, *neighbors)
+            + _LIMITS_NEXT(limits)
             + _QUEUES(stats)
             + _SSC(get("storage_stat_cache") or _EMPTY)
         )
@@ -360,6 +369,7 @@ def _fast_collated(record: dict[str, Any], origin: tuple[FieldErrorSink, int] | 
         + _ext(stats["ext_msgs"])
         + _block_stats(stats)
         + (len(stats["shard_configuration"]) if workchain == "-1" else NAN, processed, skipped, reached, most)
+        + (limits.get("overload_reason", NAN), limits.get("want_split", NAN), limits.get("peak_block_limit_class", NAN))
     )
     sum(numbers)  # TypeError unless every value is a number
     values = numbers + _decimal_strings(_queues(stats) + _ssc(record["storage_stat_cache"]))
