@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.conftest import require_binary
 from tests.servers import DaemonProcess, PrometheusServer, http_get
 from ton_exporter.cli import cli
+
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
 DATA = Path("/work/shared/data") if Path("/work/shared/data").is_dir() else Path(__file__).parent / "data"
 NODES = ("node1", "node2")

@@ -30,6 +30,8 @@ from ton_exporter.aggregation.event_clock import window_start
 from ton_exporter.backfill.inputs import DueTimes
 from ton_exporter.sources.replay import Replay, load_bundled
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 RUN = "cmp-1"
 LOOPS = 8  # 8 x 13 s of the real network, written at the pace it ran
 STEP = 5.0  # query_range step

@@ -20,6 +20,8 @@ from tests.servers import PrometheusServer, http_get
 from tests.slower_run import first_event, write_slower
 from ton_exporter.cli import cli
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 DATA = Path("/work/shared/data") if Path("/work/shared/data").is_dir() else Path(__file__).parent / "data"
 NODES = ("node1", "node2")
 FACTOR = 3.0

@@ -14,6 +14,8 @@ from tests.metrics_text import parse, total
 from tests.servers import Process, http_get, wait_until
 from ton_exporter.config import ConfigError, parse_config
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 TEXT_SAMPLE = Path(__file__).parent / "fixtures" / "text-logs" / "node2" / "log"
 
 SSH = """\

@@ -8,8 +8,12 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port, real_lines, require_binary
 from tests.servers import Process, http_get, wait_until
+
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
 FLOOD = 5000
 FD_LIMIT = 1024

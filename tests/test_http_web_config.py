@@ -19,6 +19,8 @@ import pytest
 from tests.conftest import free_port, real_lines, require_binary
 from tests.servers import DaemonProcess, Process, PrometheusServer, http_get, wait_until
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 PASSWORD = "s3cret-scrape"
 
 

@@ -29,7 +29,14 @@ from ton_exporter.sources.discovery import SourcePattern
 
 REPETITIONS = 5
 # Families whose value depends on how the file was read (reads, polls) or on when a scrape happens (windows).
-NOT_COMPARED = ("tonex_source_", "tonex_window_", "tonex_file_", "tonex_build_info", "tonex_node_info")
+NOT_COMPARED = (
+    "tonex_source_",
+    "tonex_window_",
+    "tonex_file_",
+    "tonex_build_info",
+    "tonex_node_info",
+    "tonex_scrape_",  # how long a scrape took
+)
 
 
 def exporter_for(paths: dict[str, Path], wall: FakeWall) -> Exporter:

@@ -14,7 +14,7 @@ from tests.conftest import real_lines
 from tests.metrics_text import Samples, parse
 from ton_exporter.app import Exporter, parse_source
 
-CONCERNS = {"blocks", "consensus", "text_logs", "sources", "state", "build"}
+CONCERNS = {"blocks", "consensus", "text_logs", "bounds", "sources", "state", "build"}
 
 
 class Broken(Collector):

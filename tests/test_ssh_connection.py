@@ -17,6 +17,8 @@ from tests.sshd import Sshd, keygen
 from ton_exporter.config.model import RemoteNode, SshSources
 from ton_exporter.remote.connection import Backoff, ConnectError, connect
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 
 @pytest.fixture
 def client_key(tmp_path: Path) -> Path:

@@ -20,6 +20,8 @@ from tests.metrics_text import Samples, parse, total, value
 from tests.servers import DaemonProcess, Process, http_get, wait_until
 from tests.sshd import Sshd, keygen
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 HOSTS = int(os.environ.get("TONEX_FLEET_HOSTS", "24"))  # the devnet size; fewer while iterating
 
 

@@ -16,6 +16,8 @@ from ton_exporter.config.model import RemoteNode, SshSources
 from ton_exporter.remote.connection import connect
 from ton_exporter.remote.mirror import Spool, fetch
 
+pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
+
 
 @pytest.fixture
 def client_key(tmp_path: Path) -> Path:

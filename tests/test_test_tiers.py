@@ -7,7 +7,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 STARTS_SOMETHING = re.compile(
-    r"require_binary|PrometheusServer|ExporterProcess|subprocess|\bPopen\b|from tests\.(servers|alerting_servers|"
+    r"require_binary|PrometheusServer|ExporterProcess|subprocess|\bPopen\b|from tests\.(servers|alerting_servers|sshd|"
     r"compose_\w+) import"
 )
 MARKED = re.compile(r"^pytestmark = pytest\.mark\.external", re.MULTILINE)

@@ -19,6 +19,9 @@ from typing import BinaryIO
 
 from prometheus_client.core import Metric
 
+# How long this process took to collect a sample says nothing about the run: only a live scrape has a duration.
+NOT_BACKFILLED = ("tonex_scrape_collector_",)
+
 _SPECIAL = {math.inf: "+Inf", -math.inf: "-Inf"}
 
 
@@ -54,6 +57,8 @@ class OpenMetricsWriter:
             written += 1
         for metric in families:
             name = metric.name
+            if name.startswith(NOT_BACKFILLED):
+                continue
             append(f"# HELP {name} {_escape(metric.documentation)}\n# TYPE {name} {metric.type}\n")
             if metric.unit:
                 append(f"# UNIT {name} {metric.unit}\n")
