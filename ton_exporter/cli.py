@@ -73,8 +73,9 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="FILE",
-    help="Read sources, listen address, from_start and state_dir from FILE (the daemon's config.yaml schema, see "
-    "docs/fleet.md) instead of --session-logs/--text-log. Flags given as well win over the file.",
+    help="Read sources, listen address, from_start, state_dir and web_config_file from FILE (the daemon's "
+    "config.yaml schema, see docs/fleet.md) instead of --session-logs/--text-log. Flags given as well win over "
+    "the file.",
 )
 @click.option(
     "--session-logs",
@@ -165,6 +166,8 @@ def serve_command(
         from_start = from_start or config.from_start
         if state_dir is None and config.state_dir is not None:
             state_dir = Path(config.state_dir)
+        if web_config_file is None and config.web_config_file:
+            web_config_file = Path(config.web_config_file)  # the same key the daemon reads (docs/http-edge.md)
         if _default(ctx, "run") and config.testnet:
             run = str(config.run["id"])
         if config.ssh is not None:

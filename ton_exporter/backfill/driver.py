@@ -14,6 +14,7 @@ After the last line, sampling goes on (event time running as the wall clock woul
 window of its last event, as a live exporter left running would, then stops.
 """
 
+import dataclasses
 import heapq
 import math
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS, window_start
+from ton_exporter.aggregation.limits import DEFAULT_LIMITS
 from ton_exporter.app import Exporter, Pipeline
 from ton_exporter.backfill.inputs import MAX_JUMP_SECONDS, DueTimes, InputFile, Progress, read_chunks
 from ton_exporter.exposition.run_families import RunsCollector
@@ -141,7 +143,10 @@ class Backfill:
     ) -> None:
         self.step = step
         self.clock = EventTime()
-        self.exporter = Exporter([], run=run, from_start=True, lateness=lateness, wall=self.clock)
+        # A finished run's series do not go idle: its end is the end of the data, and the clock runs past it only
+        # to complete the last windows (Prometheus's staleness ends the series after the last sample).
+        never_idle = dataclasses.replace(DEFAULT_LIMITS, idle_timeout=math.inf)
+        self.exporter = Exporter([], run=run, from_start=True, lateness=lateness, wall=self.clock, limits=never_idle)
         self.progress = Progress()
         # generators: nothing is opened or read before run()
         self.sources = [Source(f, self._pipeline(f), max_line_bytes, self.progress) for f in files]
