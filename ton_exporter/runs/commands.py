@@ -94,7 +94,7 @@ def daemon_stop_command(directory: Path) -> None:
 
 @click.group("run")
 def run_group() -> None:
-    """Register, end, list, describe and delete runs of the daemon (see README, Runs)."""
+    """Register, end, list, describe and delete runs of the daemon (see docs/runs.md)."""
 
 
 def _request(directory: Path, message: dict[str, Any]) -> dict[str, Any]:
