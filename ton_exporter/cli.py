@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import socket
 import sys
 import tempfile
 import time
@@ -48,16 +49,23 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def _listen_option(f: click.decorators.FC) -> click.decorators.FC:
+def _listen_option(
+    f: click.decorators.FC, default: str = DEFAULT_LISTEN.replace("127.0.0.1", "")
+) -> click.decorators.FC:
     return click.option(
         "--web.listen-address",
         "listen_address",
-        default=DEFAULT_LISTEN.replace("127.0.0.1", ""),
+        default=default,
         show_default=True,
         metavar="HOST:PORT",
         help="Address for /metrics and the landing page. 10056 is not taken in Prometheus's default port "
         "allocations; ':PORT' listens on every interface.",
     )(f)
+
+
+def _loopback_listen_option(f: click.decorators.FC) -> click.decorators.FC:
+    """The demo's: loopback unless asked (a demo is for the machine it runs on)."""
+    return _listen_option(f, "127.0.0.1" + DEFAULT_LISTEN)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -200,7 +208,7 @@ def serve_command(
 
 
 @cli.command("demo")
-@_listen_option
+@_loopback_listen_option
 @click.option(
     "--dir",
     "directory",
@@ -340,6 +348,8 @@ def _run(main: "asyncio.Future[object] | object", listen_address: str) -> None:
         asyncio.run(main)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         pass
+    except socket.gaierror as e:  # an unresolvable host or a malformed address (256.1.1.1)
+        fail(f"cannot listen on {listen_address}: {e.strerror}")
     except OSError as e:
         if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             fail(f"cannot listen on {listen_address}: {e.strerror}")
