@@ -505,4 +505,8 @@ def run(patterns: list[SourcePattern], *, top: int, output_format: str, progress
             records = read(files, inputs, bar.update)
     else:
         records = read(files, inputs)
+    if not records:  # empty tables would read as "no slow block"; the logs may be of another kind or verbosity
+        raise click.ClickException(
+            f"no Broadcast_benchmark lines in {len(files)} file(s): nothing to rank (are these an engine's text logs?)"
+        )
     return RENDERERS[output_format](analyse(records, inputs, top))
