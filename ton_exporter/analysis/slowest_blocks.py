@@ -32,10 +32,10 @@ from typing import IO, Any
 
 import click
 
-from ton_exporter.app import node_name_for
 from ton_exporter.parsers import broadcast_benchmark as bb
 from ton_exporter.parsers.td_prefix import PREFIX, parse_timestamp, strip_colour
 from ton_exporter.sources.discovery import SourcePattern, is_compressed, stream_name
+from ton_exporter.sources.node_names import node_name_for
 
 READ_SIZE = 1024 * 1024
 
