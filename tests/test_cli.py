@@ -56,6 +56,8 @@ def test_help_explains_every_option(command: list[str]) -> None:
         (["serve", "--session-logs", "x", "--web.listen-address", "nonsense"], "HOST:PORT"),
         (["serve", "--session-logs", "x", "--web.listen-address", "256.1.1.1:18771"], "cannot listen on 256.1.1.1"),
         (["serve", "--session-logs", "x", "--web.listen-address", "no-such.invalid:1"], "cannot listen on no-such"),
+        (["serve", "--session-logs", "net/log", "--text-log", "net/log"], "as --session-logs and as --text-log"),
+        (["serve", "--session-logs", "a=x", "--node", "b"], "--node b and a=x name different nodes"),
         (["frobnicate"], "No such command 'frobnicate'"),
     ],
 )

@@ -46,7 +46,12 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         fail(f"--web.listen-address must be HOST:PORT or :PORT, got {value!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    host = host.strip("[]") or "0.0.0.0"
+    try:  # before anything is read or logged: a host that cannot be listened on is a mistake on the command line
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        fail(f"cannot listen on {value}: {e.strerror}")
+    return host, int(port)
 
 
 def _listen_option(
@@ -183,6 +188,7 @@ def serve_command(
         fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)
     host, port = parse_listen_address(listen_address)
+    _refuse_conflicts(session_logs, text_logs, node)
     sources = [parse_source(spec, node) for spec in session_logs]
     sources += [parse_source(spec, node, "text_log") for spec in text_logs]
     for source in sources:
@@ -325,6 +331,18 @@ def _load_config(path: Path) -> ExporterConfig:
     except ConfigError as e:
         fail(str(e))
     return config
+
+
+def _refuse_conflicts(session_logs: tuple[str, ...], text_logs: tuple[str, ...], node: str | None) -> None:
+    """Options that cannot both hold are refused, never silently resolved: one path read as two formats, or
+    --node beside a NODE= that names another node."""
+    paths = {spec.split("=", 1)[-1] for spec in session_logs} & {spec.split("=", 1)[-1] for spec in text_logs}
+    if paths:
+        fail(f"{sorted(paths)[0]} is given as --session-logs and as --text-log: a file is one or the other")
+    for spec in (*session_logs, *text_logs):
+        named, sep, _ = spec.partition("=")
+        if node is not None and sep and "/" not in named and named != node:
+            fail(f"--node {node} and {spec} name different nodes: give one of them")
 
 
 def _default(ctx: click.Context, name: str) -> bool:
