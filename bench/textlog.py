@@ -18,9 +18,9 @@ from pathlib import Path
 
 from prometheus_client import generate_latest
 
+from synthetic.text_logs import generate
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
-from ton_exporter.synthetic.text_logs import generate
 
 PROGRAM = Path(__file__).resolve().parent / "textlog.mtail"
 

@@ -54,6 +54,10 @@ def test_help_explains_every_option(command: list[str]) -> None:
         (["serve", "--session-logs", "/no/such/dir/session-logs"], "directory /no/such/dir does not exist"),
         (["serve", "--session-logs", "x", "--window.lateness", "-5"], "--window.lateness"),
         (["serve", "--session-logs", "x", "--web.listen-address", "nonsense"], "HOST:PORT"),
+        (["serve", "--session-logs", "x", "--web.listen-address", "256.1.1.1:18771"], "cannot listen on 256.1.1.1"),
+        (["serve", "--session-logs", "x", "--web.listen-address", "no-such.invalid:1"], "cannot listen on no-such"),
+        (["serve", "--session-logs", "net/log", "--text-log", "net/log"], "as --session-logs and as --text-log"),
+        (["serve", "--session-logs", "a=x", "--node", "b"], "--node b and a=x name different nodes"),
         (["frobnicate"], "No such command 'frobnicate'"),
     ],
 )
@@ -115,3 +119,12 @@ def test_demo_history_shows_a_complete_window_at_once(tmp_path: Path) -> None:
         assert value(samples, "tonex_run_start_timestamp_seconds", run="demo") < began - 120  # the run began with it
     finally:
         demo.stop()
+
+
+def test_the_demo_listens_on_loopback_unless_asked() -> None:
+    """A demo is for the machine it runs on; `--web.listen-address :10056` opens it to every interface."""
+    demo = cli.commands["demo"]
+    address = next(p for p in demo.params if p.name == "listen_address")
+    assert address.default == "127.0.0.1:10056"
+    serve = next(p for p in cli.commands["serve"].params if p.name == "listen_address")
+    assert serve.default == ":10056"  # a sidecar is scraped from another host

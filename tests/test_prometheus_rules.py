@@ -25,7 +25,7 @@ ALERT_RULES: list[dict[str, Any]] = [r for g in ALERTS for r in g["rules"]]
 RECORDS = {r["record"] for g in RECORDING for r in g["rules"]}
 UNIT_TESTS = sorted((BUNDLE / "tests").glob("*.test.yml"))
 
-# What the rules may read besides the exporter's families (docs/metrics.md, README.md): the validator-engine's
+# What the rules may read besides the exporter's families (docs/metrics.md, docs/running.md): the validator-engine's
 # --exporter-address families (../shared/ton-formats.md section 10), node-exporter's filesystem gauges and
 # Prometheus's own series.
 ENGINE_FAMILIES = {"ton_first_received_total", "ton_received_total"}
@@ -247,7 +247,7 @@ def _exported_families() -> set[str]:
     reference = (ROOT / "docs" / "metrics.md").read_text()
     families = set(re.findall(r"^\| `(tonex_\w+)` \|", reference, re.MULTILINE))
     # the families only a --state.dir exporter has; the golden output behind docs/metrics.md runs without it
-    families |= set(re.findall(r"`(tonex_state_\w+)", (ROOT / "README.md").read_text()))
+    families |= set(re.findall(r"`(tonex_state_\w+)", (ROOT / "docs" / "running.md").read_text()))
     # and the per-host families only an exporter with sources of type ssh has (docs/fleet.md)
     families |= set(re.findall(r"`(tonex_ssh_[a-z_]+)", (ROOT / "docs" / "fleet.md").read_text()))
     return families

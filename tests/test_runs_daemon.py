@@ -186,7 +186,7 @@ def test_run_cli_and_api(tmp_path: Path, daemon: DaemonProcess) -> None:
     assert json.loads(cli("describe", "cli-1", "edited on the CLI").stdout)["description"] == "edited on the CLI"
     assert api(daemon, "/cli-1", "PATCH", {"description": "edited on the API"})[1]["description"] == "edited on the API"
     assert json.loads(cli("describe", "cli-1").stdout)["description"] == "edited on the API"
-    assert [r["run_id"] for r in json.loads(cli("list", "--json").stdout)] == ["cli-1"]
+    assert [r["run_id"] for r in json.loads(cli("list", "--json").stdout)["runs"]] == ["cli-1"]  # as GET /api/runs
     assert api(daemon, "/cli-1", "PUT", {"description": "x"})[0] == 405
     assert api(daemon, "/cli-1", "PATCH", {"nope": 1})[0] == 400
     assert api(daemon, "/cli-1", "DELETE")[0] == 200

@@ -125,3 +125,15 @@ def test_progress_and_mistakes() -> None:
     assert missing.returncode == 2
     assert "no file matches /no/such/log" in missing.stderr
     assert run().returncode == 2
+
+
+def test_logs_without_benchmark_lines_say_so_and_exit_2(tmp_path: Path) -> None:
+    """Empty tables would read as "no slow block"."""
+    (tmp_path / "node1").mkdir()
+    (tmp_path / "node1" / "log").write_text("[ 3][t 1][2026-07-16 10:00:00.000000000][manager.cpp:1][!x]\tstarted\n")
+    result = run(str(tmp_path / "node*" / "log"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "ton-exporter: error: no Broadcast_benchmark lines in 1 file(s): nothing to rank (are these an engine's text "
+        "logs?)"
+    ]

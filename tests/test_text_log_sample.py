@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from synthetic.text_logs import generate
 from tests.conftest import require_binary
 from tests.metrics_text import scrape
 from ton_exporter.app import Exporter
 from ton_exporter.parsers.td_prefix import level_name
 from ton_exporter.sources.discovery import SourcePattern
-from ton_exporter.synthetic.text_logs import generate
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
@@ -26,9 +26,7 @@ def test_committed_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
     committed = sorted(SAMPLE.glob("node*/log*"))
     assert [p.relative_to(tmp_path) for p in written] == [p.relative_to(SAMPLE) for p in committed]
     for new, old in zip(written, committed, strict=True):
-        assert new.read_bytes() == old.read_bytes(), (
-            f"{old}: regenerate with python -m ton_exporter.synthetic.text_logs"
-        )
+        assert new.read_bytes() == old.read_bytes(), f"{old}: regenerate with python -m synthetic.text_logs"
 
 
 def test_mtail_program_counts_what_the_exporter_counts() -> None:

@@ -42,6 +42,7 @@ from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import FileStats
 from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
+from ton_exporter.sources.node_names import node_name_for
 from ton_exporter.sources.tracker import FileTracker
 from ton_exporter.sources.watcher import ChangeWatcher
 from ton_exporter.text_log_pipeline import TextLogPipeline
@@ -54,20 +55,6 @@ SAFETY_POLL_SECONDS = 1.0
 DISCOVERY_SECONDS = 5.0
 STATE_SAVE_SECONDS = 5.0
 YIELD_EVERY_LINES = 2000
-
-
-_THREAD_FILE = re.compile(r"\.thread\d+\.log$")  # td's `-l FILE` writes thread N's lines to FILE.threadN.log
-
-
-def node_name_for(path: str) -> str:
-    """tontester writes `node<N>/session-logs` and `node<N>/log`: the directory names the node. Otherwise the file
-    name does."""
-    directory, name = Path(path).parent.name, _THREAD_FILE.sub("", Path(path).name)
-    if name in ("session-logs", "log") and directory:
-        return directory
-    for suffix in (".gz", ".jsonl", ".json", ".log", ".session-stats"):
-        name = name.removesuffix(suffix)
-    return name or "node"
 
 
 Pipeline = SessionStatsPipeline | TextLogPipeline

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import socket
 import sys
 import tempfile
 import time
@@ -45,19 +46,31 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         fail(f"--web.listen-address must be HOST:PORT or :PORT, got {value!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    host = host.strip("[]") or "0.0.0.0"
+    try:  # before anything is read or logged: a host that cannot be listened on is a mistake on the command line
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        fail(f"cannot listen on {value}: {e.strerror}")
+    return host, int(port)
 
 
-def _listen_option(f: click.decorators.FC) -> click.decorators.FC:
+def _listen_option(
+    f: click.decorators.FC, default: str = DEFAULT_LISTEN.replace("127.0.0.1", "")
+) -> click.decorators.FC:
     return click.option(
         "--web.listen-address",
         "listen_address",
-        default=DEFAULT_LISTEN.replace("127.0.0.1", ""),
+        default=default,
         show_default=True,
         metavar="HOST:PORT",
         help="Address for /metrics and the landing page. 10056 is not taken in Prometheus's default port "
         "allocations; ':PORT' listens on every interface.",
     )(f)
+
+
+def _loopback_listen_option(f: click.decorators.FC) -> click.decorators.FC:
+    """The demo's: loopback unless asked (a demo is for the machine it runs on)."""
+    return _listen_option(f, "127.0.0.1" + DEFAULT_LISTEN)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -178,6 +191,7 @@ def serve_command(
         fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)
     host, port = parse_listen_address(listen_address)
+    _refuse_conflicts(session_logs, text_logs, node)
     sources = [parse_source(spec, node) for spec in session_logs]
     sources += [parse_source(spec, node, "text_log") for spec in text_logs]
     for source in sources:
@@ -203,7 +217,7 @@ def serve_command(
 
 
 @cli.command("demo")
-@_listen_option
+@_loopback_listen_option
 @click.option(
     "--dir",
     "directory",
@@ -322,6 +336,18 @@ def _load_config(path: Path) -> ExporterConfig:
     return config
 
 
+def _refuse_conflicts(session_logs: tuple[str, ...], text_logs: tuple[str, ...], node: str | None) -> None:
+    """Options that cannot both hold are refused, never silently resolved: one path read as two formats, or
+    --node beside a NODE= that names another node."""
+    paths = {spec.split("=", 1)[-1] for spec in session_logs} & {spec.split("=", 1)[-1] for spec in text_logs}
+    if paths:
+        fail(f"{sorted(paths)[0]} is given as --session-logs and as --text-log: a file is one or the other")
+    for spec in (*session_logs, *text_logs):
+        named, sep, _ = spec.partition("=")
+        if node is not None and sep and "/" not in named and named != node:
+            fail(f"--node {node} and {spec} name different nodes: give one of them")
+
+
 def _default(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) in (click.core.ParameterSource.DEFAULT, None)
 
@@ -343,6 +369,8 @@ def _run(main: "asyncio.Future[object] | object", listen_address: str) -> None:
         asyncio.run(main)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         pass
+    except socket.gaierror as e:  # an unresolvable host or a malformed address (256.1.1.1)
+        fail(f"cannot listen on {listen_address}: {e.strerror}")
     except OSError as e:
         if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             fail(f"cannot listen on {listen_address}: {e.strerror}")

@@ -32,10 +32,10 @@ from typing import IO, Any
 
 import click
 
-from ton_exporter.app import node_name_for
 from ton_exporter.parsers import broadcast_benchmark as bb
 from ton_exporter.parsers.td_prefix import PREFIX, parse_timestamp, strip_colour
 from ton_exporter.sources.discovery import SourcePattern, is_compressed, stream_name
+from ton_exporter.sources.node_names import node_name_for
 
 READ_SIZE = 1024 * 1024
 
@@ -505,4 +505,8 @@ def run(patterns: list[SourcePattern], *, top: int, output_format: str, progress
             records = read(files, inputs, bar.update)
     else:
         records = read(files, inputs)
+    if not records:  # empty tables would read as "no slow block"; the logs may be of another kind or verbosity
+        raise click.ClickException(
+            f"no Broadcast_benchmark lines in {len(files)} file(s): nothing to rank (are these an engine's text logs?)"
+        )
     return RENDERERS[output_format](analyse(records, inputs, top))

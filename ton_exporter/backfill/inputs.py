@@ -37,7 +37,7 @@ class InputError(Exception):
 @dataclass(frozen=True)
 class InputFile:
     path: str
-    node: str | None  # NODE= of the specification, else from the path (app.node_name_for)
+    node: str | None  # NODE= of the specification, else from the path (sources/node_names.py)
     format: str  # "session_stats" or "text_log"
 
 

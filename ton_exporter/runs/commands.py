@@ -94,7 +94,7 @@ def daemon_stop_command(directory: Path) -> None:
 
 @click.group("run")
 def run_group() -> None:
-    """Register, end, list, describe and delete runs of the daemon (see README, Runs)."""
+    """Register, end, list, describe and delete runs of the daemon (see docs/runs.md)."""
 
 
 def _request(directory: Path, message: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def list_command(as_json: bool, directory: Path) -> None:
     """Every run kept, newest first."""
     runs = _request(directory, {"command": "list"})["runs"]
     if as_json:
-        click.echo(json.dumps(runs, indent=2))
+        click.echo(json.dumps({"runs": runs}, indent=2))  # the API's shape, as the help says
         return
     rows = [("RUN", "STATUS", "START (UTC)", "DURATION", "NODES", "BLOCKS/S", "BRANCH", "COMMIT", "DESCRIPTION")]
     for r in runs:

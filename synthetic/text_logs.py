@@ -21,7 +21,7 @@ in full by node3 2.3 s after it was broadcast, block 5 reaches node3 1.4 s late,
 decompress the candidate of block 8. Some combinations (a custom-overlay broadcast compressed by its sender and
 received as `none`) are there to cover the matrix, not because a real network would log them together.
 
-`python -m ton_exporter.synthetic.text_logs DIR [--blocks N] [--seed S] [--nodes node1,...]` writes
+`python -m synthetic.text_logs DIR [--blocks N] [--seed S] [--nodes node1,...]` writes
 `DIR/node<N>/log*`; tests/fixtures/text-logs is its output with the defaults.
 """
 

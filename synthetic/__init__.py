@@ -1,0 +1,1 @@
+"""SYNTHETIC inputs for tests and benchmarks: generators, not part of the installed package."""
