@@ -12,6 +12,7 @@ A malformed event is skipped and counted (`rejected_events`), the rest of its ba
 import math
 from bisect import bisect_left
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from ton_exporter.aggregation.buckets import INTERVAL_BUCKETS, LATENCY_BUCKETS
 from ton_exporter.aggregation.distribution import Distribution
 from ton_exporter.aggregation.network import NetworkConsensus
 from ton_exporter.aggregation.series_bounds import OTHER, SeriesBounds
-from ton_exporter.aggregation.slots import Names, PhaseSink, SessionSlots, TimelineEntry
+from ton_exporter.aggregation.slots import Closed, Names, Observation, PhaseSink, Retired, SessionSlots, TimelineEntry
 from ton_exporter.parsers import consensus_events as ce
 from ton_exporter.parsers.shard_ids import DEFAULT_RULES
 
@@ -42,7 +43,8 @@ class ConsensusGroup(PhaseSink):
     phases: dict[str, Distribution] = field(default_factory=dict)
     windows: dict[int, Counter[str]] = field(default_factory=dict)
     phase_windows: dict[int, dict[str, list[float]]] = field(default_factory=dict)
-    timeline_ring: deque[TimelineEntry] = field(default_factory=lambda: deque(maxlen=TIMELINE_SLOTS))
+    # The newest retired slots, oldest first: entries, or what one is made from (slots.Closed) until it is read.
+    timeline_closed: deque[TimelineEntry | Closed] = field(default_factory=lambda: deque(maxlen=TIMELINE_SLOTS))
     # Per phase and bucket, the slowest slot that fell in it: (seconds, (block, slot), time). OpenMetrics exemplars;
     # not saved across restarts (they name blocks, not totals), like the block histograms' (block_groups.py).
     exemplars: dict[str, list[PhaseExemplar | None]] = field(default_factory=dict)
@@ -94,7 +96,84 @@ class ConsensusGroup(PhaseSink):
             counts[what] += n
 
     def timeline(self, entry: TimelineEntry) -> None:
-        self.timeline_ring.append(entry)
+        self.timeline_closed.append(entry)
+
+    @property
+    def timeline_ring(self) -> deque[TimelineEntry]:
+        """The timeline entries of the newest retired slots, oldest first. Made when read: of the thousands of
+        slots a backlog retires, only the last TIMELINE_SLOTS are ever shown."""
+        ring = self.timeline_closed
+        if ring and not all(type(entry) is TimelineEntry for entry in ring):
+            ring = self.timeline_closed = deque(map(_entry, ring), maxlen=ring.maxlen)
+        return ring  # type: ignore[return-value]  # every item is an entry now
+
+    def take(self, retired: Retired) -> None:
+        """`retired.replay(self)` in bulk: the same state, with one pass per phase and count, one window lookup
+        per batch that falls in one window, and timeline entries made only for the slots the ring keeps."""
+        for phase, measured in retired.phases():
+            if measured:
+                self._observe_all(phase, measured)
+        for what, ats in retired.counts():
+            if ats:
+                self.counts[what] += len(ats)
+                self._count_windows(what, ats)
+        for what, label, at in retired.labelled:
+            self.count(what, at, label=label)
+        self.timeline_closed.extend(retired.timeline[-TIMELINE_SLOTS:])
+
+    def _observe_all(self, phase: str, measured: list[Observation]) -> None:
+        distribution = self.phases.get(phase)
+        if distribution is None:
+            distribution = self.phases[phase] = Distribution(PHASE_BUCKETS.get(phase, LATENCY_BUCKETS))
+        values, ats, names = zip(*measured, strict=True)
+        slowest = distribution.observe_all(values, names)
+        if slowest:
+            kept = self.exemplars.get(phase)
+            if kept is None:
+                kept = self.exemplars[phase] = [None] * (len(distribution.bounds) + 1)
+            for k, i in slowest:
+                current = kept[k]
+                if current is None or values[i] > current[0]:
+                    kept[k] = (values[i], names[i], ats[i])  # names[i] is not None (observe_all)
+        for window, kept_values in self._by_window(ats, values):
+            per_phase = self.phase_windows.get(window)
+            if per_phase is None:
+                per_phase = self.phase_windows[window] = {}
+            in_window = per_phase.get(phase)
+            if in_window is None:
+                per_phase[phase] = list(kept_values)
+            else:
+                in_window.extend(kept_values)
+
+    def _count_windows(self, what: str, ats: list[float]) -> None:
+        for window, counted in self._by_window(ats, ats):
+            counts = self.windows.get(window)
+            if counts is None:
+                counts = self.windows[window] = Counter()
+            counts[what] += len(counted)
+
+    def _by_window(self, ats: Sequence[float], values: Sequence[float]) -> list[tuple[int, Sequence[float]]]:
+        """`values` grouped by the window of their `ats` (in order within each), windows no longer kept left out.
+        A batch nearly always falls in one window: then one comparison of its first and last does."""
+        oldest = self.oldest_window
+        first, last = int(min(ats) // 60) * 60, int(max(ats) // 60) * 60
+        if first == last:
+            return [] if oldest is not None and first < oldest else [(first, values)]
+        if last == first + 60:  # across one window's end: at < last is exactly "in the first window"
+            pairs = list(zip(ats, values, strict=True))
+            before = (first, [value for at, value in pairs if at < last])
+            after = (last, [value for at, value in pairs if at >= last])
+            return [w for w in (before, after) if oldest is None or w[0] >= oldest]
+        grouped: dict[int, list[float]] = {}
+        for at, value in zip(ats, values, strict=True):
+            window = int(at // 60) * 60
+            if oldest is None or window >= oldest:
+                kept = grouped.get(window)
+                if kept is None:
+                    grouped[window] = [value]
+                else:
+                    kept.append(value)
+        return list(grouped.items())
 
     def prune(self, oldest_kept: int) -> None:
         for window in [w for w in self.windows if w < oldest_kept]:
@@ -203,12 +282,20 @@ class ConsensusState:
         return min((t for m in self.models.values() if (t := m.earliest_open()) is not None), default=None)
 
     def retire(self, now: float, everything: bool = False) -> None:
-        """Close the slots no batch can still add to (see slots.py); forget sessions with nothing open."""
+        """Close the slots no batch can still add to (see slots.py); forget sessions with nothing open. Each
+        group takes what all its sessions closed at once, in session and slot order."""
+        batches: dict[PhaseSink, Retired] = {}
         for session_id in list(self.models):
             model = self.models[session_id]
-            model.retire(now, everything)
+            retired = batches.get(model.sink)
+            if retired is None:
+                retired = batches[model.sink] = Retired()
+            model.retire(now, everything, retired)
             if not model.slots:
                 del self.models[session_id]
+        for sink, retired in batches.items():
+            if retired.slots:
+                sink.take(retired)
         if self.network is not None:
             self.network.advance(self, now, everything)
 
@@ -231,6 +318,13 @@ class ConsensusState:
         for entry in data["groups"]:
             self.group((str(entry["workchain"]), str(entry["shard"]))).restore(entry)
         self.rejected_events.update({k: int(v) for k, v in data["rejected_events"].items()})
+
+
+def _entry(item: TimelineEntry | Closed) -> TimelineEntry:
+    if isinstance(item, TimelineEntry):
+        return item
+    model, number, slot, start, collation = item
+    return model.timeline_entry(number, slot, start, collation)
 
 
 def _event_error(item: object) -> str:

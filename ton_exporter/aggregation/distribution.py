@@ -1,6 +1,10 @@
 """A cumulative distribution of observations: classic histogram buckets, sum and count."""
 
+import math
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from functools import reduce
+from operator import add
 from typing import Any
 
 from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
@@ -33,6 +37,29 @@ class Distribution:
         self.sum += sum(values)
         self.count += len(values)
 
+    def observe_all(self, values: Sequence[float], names: Sequence[object]) -> list[tuple[int, int]]:
+        """`observe` each value in order (the sum adds them in that order, as `observe` would); return, per
+        bucket that got a value with a name (not None), (bucket, index of its largest such value, the first
+        of equal ones): the exemplar candidates. One sort, one bisection per bucket up to the largest value."""
+        order = sorted(range(len(values)), key=values.__getitem__)  # stable: equal values keep their order
+        ordered = [values[i] for i in order]
+        counts, n = self.counts, len(ordered)
+        slowest: list[tuple[int, int]] = []
+        below = 0
+        for k, bound in enumerate((*self.bounds, math.inf)):
+            upto = bisect_right(ordered, bound, below)  # buckets are "less than or equal"
+            if upto > below:
+                counts[k] += upto - below
+                named = _largest_named(ordered, order, names, below, upto)
+                if named is not None:
+                    slowest.append((k, named))
+                below = upto
+                if below == n:
+                    break
+        self.sum = reduce(add, values, self.sum)
+        self.count += n
+        return slowest
+
     def to_json(self) -> dict[str, Any]:
         return {"counts": self.counts, "sum": self.sum, "count": self.count}
 
@@ -42,3 +69,20 @@ class Distribution:
             self.counts = counts
             self.sum = float(data["sum"])
             self.count = int(data["count"])
+
+
+def _largest_named(ordered: list[float], order: list[int], names: Sequence[object], lo: int, hi: int) -> int | None:
+    """Index (into the unsorted values) of the largest of `ordered[lo:hi]` whose name is not None, the first of
+    equal ones: the one keeping the largest observation by observation (only a larger one replaces) keeps."""
+    j = hi - 1
+    while j >= lo and names[order[j]] is None:
+        j -= 1
+    if j < lo:
+        return None
+    found, value = j, ordered[j]
+    j -= 1
+    while j >= lo and ordered[j] == value:
+        if names[order[j]] is not None:
+            found = j
+        j -= 1
+    return order[found]

@@ -49,8 +49,17 @@ class NetworkSession(NetworkSink):
         self.voters: set[int] = set()
         self.readers: set[int] = set()
         self.slots: dict[int, NetworkSlot] = {}
+        self.pending: list[tuple[ce.Session, int, dict[str, float]]] = []  # retired by a node, not merged yet
 
     def slot(self, session: ce.Session, number: int, slot: dict[str, float]) -> None:
+        """A node retired a slot: kept as it is until the next `retire`, which merges it only if the session
+        has two readers by then. With one reader nothing is measured anyway (a vote needs two voters' files,
+        and voters are readers), so the usual case, one node's files, costs an append per slot."""
+        if "voted:notarize" in slot or "voted:finalize" in slot:
+            self.voters.add(session.idx)
+        self.pending.append((session, number, slot))
+
+    def _merge(self, session: ce.Session, number: int, slot: dict[str, float]) -> None:
         merged = self.slots.get(number)
         if merged is None:
             merged = self.slots[number] = NetworkSlot()
@@ -58,7 +67,6 @@ class NetworkSession(NetworkSink):
         for vote in NETWORK_PHASES:
             voted = slot.get("voted:" + vote)
             if voted is not None:
-                self.voters.add(session.idx)
                 merged.votes.setdefault(vote, []).append((voted, session.weight))
             cert = slot.get("cert:" + vote)
             if cert is not None:
@@ -75,6 +83,11 @@ class NetworkSession(NetworkSink):
     def retire(self, before: float) -> None:
         """Measure the slots every reader has retired, and those whose last event is before `before`."""
         readers = self.readers
+        pending, self.pending = self.pending, []
+        if len(readers) < 2:
+            return  # every slot is retired by all (one) readers, and measured by none: fewer than two voters
+        for session, number, closed in pending:
+            self._merge(session, number, closed)
         for number in [n for n, s in self.slots.items() if s.last < before or s.retired_by >= readers]:
             slot = self.slots.pop(number)
             if len(self.voters) < 2:

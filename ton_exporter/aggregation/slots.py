@@ -111,6 +111,7 @@ _VOTE_KEYS = {
 }
 _VOTE_KINDS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
 _LAST = "_last"  # latest event of any kind in the slot
+_NOT_START = frozenset(("cert:notarize", "cert:finalize", "cert:skip", _LAST))  # a slot starts with its own events
 
 Slot = dict[str, float]
 Names = tuple[str, str]
@@ -137,6 +138,10 @@ class PhaseSink:
     def count(self, what: str, at: float, n: int = 1, label: str = "") -> None: ...
 
     def timeline(self, entry: TimelineEntry) -> None: ...
+
+    def take(self, retired: "Retired") -> None:
+        """Everything one retirement measured for this sink, in the order it was measured."""
+        retired.replay(self)
 
 
 class NetworkSink:
@@ -216,66 +221,64 @@ class SessionSlots:
 
     # --- retirement
 
-    def retire(self, now: float, everything: bool = False) -> None:
-        """Measure and forget the slots no batch can still add to, in slot order."""
+    def retire(self, now: float, everything: bool = False, into: "Retired | None" = None) -> None:
+        """Close the slots no batch can still add to, in slot order, into `into` (a batch of the sink's; the
+        caller hands it over), or straight to the sink."""
         cutoff = now - RETIRE_SECONDS
         done = sorted(n for n, s in self.slots.items() if everything or s[_LAST] < cutoff)
+        if not done:
+            return
+        retired = Retired() if into is None else into
         for number in done:
-            self._close(number, self.slots.pop(number), self.blocks.pop(number, None))
+            self._close(number, self.slots.pop(number), self.blocks.pop(number, None), retired)
+        if into is None:
+            self.sink.take(retired)
 
-    def _close(self, number: int, slot: Slot, block: str | None) -> None:
-        sink = self.sink
-        last = slot[_LAST]
+    def _close(self, number: int, slot: Slot, block: str | None, out: "Retired") -> None:
+        """What the slot's own session knows: its collation, leader, start and previous finalization. The pair
+        phases and per-slot counts, which need only the slot, are measured by the sink over the whole batch."""
         names = (block, str(number)) if block is not None else None
-        for phase, first, second in PAIRS:
-            begin, end = slot.get(first), slot.get(second)
-            if begin is not None and end is not None and end >= begin:
-                sink.observe(phase, end - begin, end, names)
-        if "received" in slot or "cert:skip" in slot:
-            sink.count("slots", slot.get("received", last))
-        for name, key in SLOT_COUNTS:
-            at = slot.get(key)
-            if at is not None:
-                sink.count(name, at)
-        collation = self._collation(number, slot, names)
-        self._delegated(number, slot)
-        start = min((ts for key, ts in slot.items() if not key.startswith("cert:") and key != _LAST), default=last)
+        out.slots.append(slot)
+        out.names.append(names)
+        collation = self._collation(number, slot, names, out)
+        self._delegated(number, slot, out)
+        start = min([ts for key, ts in slot.items() if key not in _NOT_START], default=slot[_LAST])
         finalized = slot.get("cert:finalize")
         if finalized is not None:
             if start <= finalized:
-                sink.observe("slot", finalized - start, finalized, names)
+                out.observed["slot"].append((finalized - start, finalized, names))
             if self.last_finalized is not None and finalized > self.last_finalized:
-                sink.observe("finalization_interval", finalized - self.last_finalized, finalized, names)
+                out.observed["finalization_interval"].append((finalized - self.last_finalized, finalized, names))
             self.last_finalized = finalized
-        sink.timeline(self._timeline(number, slot, start, collation))
+        out.timeline.append((self, number, slot, start, collation))
         if self.network is not None and self.session is not None:
             self.network.slot(self.session, number, slot)
 
-    def _collation(self, number: int, slot: Slot, names: Names | None) -> tuple[float, float] | None:
+    def _collation(self, number: int, slot: Slot, names: Names | None, out: "Retired") -> tuple[float, float] | None:
         """The slot's own collation: collateStarted and collateFinished (or collatedEmpty) of the slot, paired by
         target slot as TON's consensus explorer does; a start without a finish is counted unfinished."""
         started, finished = slot.get("collate_started"), slot.get("collate_finished")
         if finished is None:
             if started is not None:
-                self.sink.count("unfinished_collations", started)
+                out.count("unfinished_collations", started)
             return None
         if "collate_drifted" in slot:
-            self.sink.count("drifted_collations", finished)
+            out.count("drifted_collations", finished)
         session = self.session
         if session is not None:
             leader = self._leader(number)
             if session.idx < 0:  # a dedicated collator (idx -1: no validator): the leader delegated the slot to it
-                self.sink.count("delegated_collations", finished, label=str(leader))
+                out.labelled.append(("delegated_collations", str(leader), finished))
             else:
-                self.sink.count("collations", finished, label=str(session.idx))
+                out.labelled.append(("collations", str(session.idx), finished))
                 if leader not in (-1, session.idx):
-                    self.sink.count("unexpected_collator", finished)
+                    out.count("unexpected_collator", finished)
         if started is None or finished < started:
             return None
-        self.sink.observe("collation", finished - started, finished, names)
+        out.observed["collation"].append((finished - started, finished, names))
         return (started, finished)
 
-    def _delegated(self, number: int, slot: Slot) -> None:
+    def _delegated(self, number: int, slot: Slot, out: "Retired") -> None:
         """A slot of this validator's own leader window whose candidate another node produced and this node never
         collated: the leader delegated it (upstream's collation delegation, a dedicated collator collates)."""
         session = self.session
@@ -283,7 +286,7 @@ class SessionSlots:
         if remote is None or session is None or session.idx < 0 or self._leader(number) != session.idx:
             return
         if "collate_started" not in slot and "collate_finished" not in slot:
-            self.sink.count("delegated_leader_slots", remote)
+            out.count("delegated_leader_slots", remote)
 
     def _leader(self, number: int) -> int:
         session = self.session
@@ -291,7 +294,9 @@ class SessionSlots:
             return -1
         return number // session.slots_per_leader_window % session.total_validators
 
-    def _timeline(self, number: int, slot: Slot, start: float, collation: tuple[float, float] | None) -> TimelineEntry:
+    def timeline_entry(
+        self, number: int, slot: Slot, start: float, collation: tuple[float, float] | None
+    ) -> TimelineEntry:
         parts: dict[str, float] = {}
         if collation is not None:
             parts["collate"] = collation[1] - collation[0]
@@ -305,3 +310,76 @@ class SessionSlots:
             parts["accept"] = accepted - finalized
         outcome = 1 if finalized is not None else 2 if "cert:skip" in slot else 0
         return TimelineEntry(number, start, self._leader(number), outcome, parts)
+
+
+Observation = tuple[float, float, Names | None]
+"""(seconds, the event time that ended the phase, what was measured or None)"""
+Closed = tuple[SessionSlots, int, Slot, float, tuple[float, float] | None]
+"""(its session's model, slot number, slot, start, own collation): what a timeline entry is made from"""
+
+
+class Retired:
+    """The slots one retirement closed for one sink, in order, and what their sessions measured of them; the
+    sink takes them at once (`PhaseSink.take`). The pair phases (PAIRS) and the per-slot counts (SLOT_COUNTS)
+    need only the slot, so they are measured here over the whole batch, one pass per phase or count, instead of
+    one call per measurement. Each phase's and each count's measurements come in slot order, as closing the
+    slots one by one made them: the order a histogram's sum adds them in."""
+
+    __slots__ = ("counted", "labelled", "names", "observed", "slots", "timeline")
+
+    def __init__(self) -> None:
+        self.slots: list[Slot] = []
+        self.names: list[Names | None] = []
+        self.observed: dict[str, list[Observation]] = {"collation": [], "slot": [], "finalization_interval": []}
+        self.counted: dict[str, list[float]] = {}  # count name -> the event time of each one counted
+        self.labelled: list[tuple[str, str, float]] = []  # (count name, leader_idx, event time), in order
+        self.timeline: list[Closed] = []
+
+    def count(self, what: str, at: float) -> None:
+        ats = self.counted.get(what)
+        if ats is None:
+            self.counted[what] = [at]
+        else:
+            ats.append(at)
+
+    def phases(self) -> list[tuple[str, list[Observation]]]:
+        """Every phase measured, with its measurements in slot order."""
+        slots, names = self.slots, self.names
+        measured = [
+            (
+                phase,
+                [
+                    (end - begin, end, name)
+                    for slot, name in zip(slots, names, strict=True)
+                    if (begin := slot.get(first)) is not None and (end := slot.get(second)) is not None and end >= begin
+                ],
+            )
+            for phase, first, second in PAIRS
+        ]
+        return measured + list(self.observed.items())
+
+    def counts(self) -> list[tuple[str, list[float]]]:
+        """Every unlabelled count, with the event time of each one counted, in slot order."""
+        slots = self.slots
+        counts = [("slots", [s.get("received", s[_LAST]) for s in slots if "received" in s or "cert:skip" in s])]
+        counts += [(name, [s[key] for s in slots if key in s]) for name, key in SLOT_COUNTS]
+        return counts + list(self.counted.items())
+
+    def timeline_entries(self, newest: int | None = None) -> list[TimelineEntry]:
+        """Timeline entries of the `newest` slots closed (all of them by default), oldest first."""
+        closed = self.timeline if newest is None else self.timeline[-newest:] if newest > 0 else []
+        return [model.timeline_entry(number, slot, start, made) for model, number, slot, start, made in closed]
+
+    def replay(self, sink: PhaseSink) -> None:
+        """Hand every measurement to `sink` one call at a time: the general path, which a sink that takes the
+        batch in bulk (ConsensusGroup.take) must match (tests/test_slot_batches.py)."""
+        for phase, measured in self.phases():
+            for seconds, at, names in measured:
+                sink.observe(phase, seconds, at, names)
+        for what, ats in self.counts():
+            for at in ats:
+                sink.count(what, at)
+        for what, label, at in self.labelled:
+            sink.count(what, at, label=label)
+        for entry in self.timeline_entries():
+            sink.timeline(entry)
