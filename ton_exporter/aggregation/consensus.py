@@ -26,7 +26,6 @@ from ton_exporter.parsers.shard_ids import DEFAULT_RULES
 
 MAX_SESSIONS = 10_000
 TIMELINE_SLOTS = 64  # the newest retired slots exported as timeline series (see collector.py)
-_KNOWN_EVENTS = frozenset(ce.EVENT_TYPES)
 # The interval between finalized slots is the slot time give or take milliseconds: a finer grid there (buckets.py).
 PHASE_BUCKETS = {"finalization_interval": INTERVAL_BUCKETS}
 PhaseExemplar = tuple[float, Names, float]
@@ -227,25 +226,7 @@ class ConsensusState:
             capped = session is not None and key != (session.workchain, session.shard)  # past the node's cap
             network = None if capped else self._network(batch, session)  # the network view: real shards only
             model = self.models[batch.session_id] = SessionSlots(session, group, network)
-        types: list[str] = []
-        newest = -math.inf
-        add = model.add
-        for item in batch.events:
-            try:
-                ts = item["ts"]
-                event = item["event"]
-                kind = event["@type"]
-                if not 0 < ts < math.inf:
-                    raise ValueError
-                types.append(kind if kind in _KNOWN_EVENTS else ce.UNKNOWN)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                self.rejected_events[_event_error(item)] += 1
-                continue
-            newest = max(newest, ts)
-            try:
-                add(ts, kind, event)
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-                self.rejected_events["bad_field"] += 1
+        newest, types = model.add_events(batch.events, self.rejected_events)
         group.events.update(types)
         if self.bounds is not None and newest > -math.inf:
             self.bounds.admit(key, newest)
@@ -325,11 +306,3 @@ def _entry(item: TimelineEntry | Closed) -> TimelineEntry:
         return item
     model, number, slot, start, collation = item
     return model.timeline_entry(number, slot, start, collation)
-
-
-def _event_error(item: object) -> str:
-    try:
-        ce.unpack(item)
-    except ce.EventError as e:
-        return e.reason
-    return "bad_field"

@@ -40,6 +40,8 @@ slots are still open when a retirement runs, which is what made live reading los
 file at once found.
 """
 
+import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +112,8 @@ _VOTE_KEYS = {
     for vote_type, short in ce.VOTE_TYPES.items()
 }
 _VOTE_KINDS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
+_SKIP_KEYS = frozenset(("voted:skip", "cert:skip"))  # a skip vote names its slot directly, not by a block id
+_KNOWN_EVENTS = frozenset(ce.EVENT_TYPES)
 _LAST = "_last"  # latest event of any kind in the slot
 _NOT_START = frozenset(("cert:notarize", "cert:finalize", "cert:skip", _LAST))  # a slot starts with its own events
 
@@ -160,35 +164,72 @@ class SessionSlots:
         self.blocks: dict[int, str] = {}
         self.last_finalized: float | None = None
 
-    def add(self, ts: float, kind: str, event: dict[str, Any]) -> None:
-        """Record one event in its slot; KeyError, TypeError or ValueError if it lacks what its type needs."""
-        key = _EVENT_KEYS.get(kind)
-        if key is not None:
-            number = event["id"]["slot"]
-            if kind == ce.CANDIDATE_RECEIVED:
-                if event.get("is_collator") is False:
-                    self._record(number, "received_remote", ts)  # another node produced it
-                elif event.get("is_collator") is True:
-                    self._record(number, "received_own", ts)  # this node produced it (the leader, or its collator)
-                block = event.get("block")
-                if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
-                    self._record(number, "empty", ts)
-                self._name_block(number, block)
-            elif kind == ce.COLLATED_EMPTY:
-                self._record(number, "empty", ts)
-        elif kind in _VOTE_KINDS:
-            vote = event["vote"]
-            key = _VOTE_KEYS[(kind, vote["@type"])]
-            number = vote["slot"] if key.endswith("skip") else vote["id"]["slot"]
-        elif kind == ce.COLLATE_STARTED:
-            number, key = event["target_slot"], "collate_started"
-        elif kind == ce.COLLATE_FINISHED:
-            number, key = event["target_slot"], "collate_finished"  # upstream pairs start and finish by it
-            if event["id"]["slot"] != number:
-                self._record(number, "collate_drifted", ts)
-        else:
-            return
-        self._record(number, key, ts)
+    def add_events(self, items: list[Any], rejected: Counter[str]) -> tuple[float, list[str]]:
+        """Record each event of a batch in its slot; return the newest event time and the types of the events
+        read (UNKNOWN for a type not in ce.EVENT_TYPES). An event without ts, event or @type, or with an
+        impossible ts, is counted in `rejected` by its reason; one that lacks what its type needs, as bad_field.
+        One loop with the slot update inline: this runs for every consensus event."""
+        slots = self.slots
+        kinds: list[str] = []
+        newest = -math.inf
+        for item in items:
+            try:
+                ts = item["ts"]
+                event = item["event"]
+                kind = event["@type"]
+                if not 0 < ts < math.inf:
+                    raise ValueError
+                kinds.append(kind if kind in _KNOWN_EVENTS else ce.UNKNOWN)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                rejected[ce.event_error(item)] += 1
+                continue
+            if ts > newest:  # noqa: PLR1730  (a comparison, not a call: once per event)
+                newest = ts
+            try:
+                key = _EVENT_KEYS.get(kind)
+                if key is not None:
+                    number = event["id"]["slot"]
+                    if kind == ce.CANDIDATE_RECEIVED:
+                        self._received(number, event, ts)
+                    elif kind == ce.COLLATED_EMPTY:
+                        self._record(number, "empty", ts)
+                elif kind in _VOTE_KINDS:
+                    vote = event["vote"]
+                    key = _VOTE_KEYS[(kind, vote["@type"])]
+                    number = vote["slot"] if key in _SKIP_KEYS else vote["id"]["slot"]
+                elif kind == ce.COLLATE_STARTED:
+                    number, key = event["target_slot"], "collate_started"
+                elif kind == ce.COLLATE_FINISHED:
+                    number, key = event["target_slot"], "collate_finished"  # upstream pairs start and finish by it
+                    if event["id"]["slot"] != number:
+                        self._record(number, "collate_drifted", ts)
+                else:
+                    continue
+                if type(number) is not int or number < 0:  # _record, inline
+                    raise ValueError("slot")
+                slot = slots.get(number)
+                if slot is None:
+                    slots[number] = {key: ts, _LAST: ts}
+                    continue
+                previous = slot.get(key)
+                if previous is None or ts < previous:
+                    slot[key] = ts
+                if ts > slot[_LAST]:  # noqa: PLR1730
+                    slot[_LAST] = ts
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                rejected["bad_field"] += 1
+        return newest, kinds
+
+    def _received(self, number: Any, event: dict[str, Any], ts: float) -> None:
+        """What candidateReceived says besides its slot: who produced the candidate, whether it is empty."""
+        if event.get("is_collator") is False:
+            self._record(number, "received_remote", ts)  # another node produced it
+        elif event.get("is_collator") is True:
+            self._record(number, "received_own", ts)  # this node produced it (the leader, or its collator)
+        block = event.get("block")
+        if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
+            self._record(number, "empty", ts)
+        self._name_block(number, block)
 
     def _name_block(self, number: Any, block: Any) -> None:
         """Remember `workchain:shard:seqno` of the slot's candidate (`consensus.stats.block{id}`); an empty

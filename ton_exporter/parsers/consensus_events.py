@@ -88,6 +88,15 @@ def unpack(item: Any) -> tuple[float, str, dict[str, Any]]:
     return float(ts), kind, event
 
 
+def event_error(item: Any) -> str:
+    """Why `unpack` refuses an event (bad_field if it does not: the event failed a check made elsewhere)."""
+    try:
+        unpack(item)
+    except EventError as e:
+        return e.reason
+    return "bad_field"
+
+
 def vote_type(event: dict[str, Any]) -> str:
     vote = event.get("vote")
     kind = vote.get("@type") if isinstance(vote, dict) else None
