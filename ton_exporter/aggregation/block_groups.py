@@ -176,15 +176,15 @@ class BlockGroup:
         self.count[name] += len(column)
         self.sum[name] += total
         bounds = self.layout.buckets.get(name)
-        if bounds is not None:  # sort once, then one bisection per bucket instead of one per value
+        if bounds is not None:  # sort once, then two bisections per bucket that gets values, not one per value
             ordered = sorted(column)
             counts = self.buckets[name]
-            below = 0
-            for k, bound in enumerate(bounds):
-                upto = bisect_right(ordered, bound)  # Prometheus buckets are "less than or equal"
+            below, n = 0, len(ordered)
+            while below < n:
+                k = bisect_left(bounds, ordered[below])  # the bucket of the smallest value not counted yet
+                upto = bisect_right(ordered, bounds[k], below) if k < len(bounds) else n  # buckets are "<="
                 counts[k] += upto - below
                 below = upto
-            counts[-1] += len(ordered) - below
         categories = self.categories.get(name)
         if categories is not None:
             categories.update(map(int, column))

@@ -1,6 +1,5 @@
 """A cumulative distribution of observations: classic histogram buckets, sum and count."""
 
-import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from functools import reduce
@@ -40,22 +39,28 @@ class Distribution:
     def observe_all(self, values: Sequence[float], names: Sequence[object]) -> list[tuple[int, int]]:
         """`observe` each value in order (the sum adds them in that order, as `observe` would); return, per
         bucket that got a value with a name (not None), (bucket, index of its largest such value, the first
-        of equal ones): the exemplar candidates. One sort, one bisection per bucket up to the largest value."""
-        order = sorted(range(len(values)), key=values.__getitem__)  # stable: equal values keep their order
-        ordered = [values[i] for i in order]
-        counts, n = self.counts, len(ordered)
+        of equal ones): the exemplar candidates. One sort, then two bisections per bucket that gets a value."""
+        everything_named = None not in names
+        if everything_named:
+            ordered = sorted(values)
+            order: list[int] = []
+        else:
+            order = sorted(range(len(values)), key=values.__getitem__)  # stable: equal values keep their order
+            ordered = [values[i] for i in order]
+        bounds, counts, n = self.bounds, self.counts, len(ordered)
         slowest: list[tuple[int, int]] = []
         below = 0
-        for k, bound in enumerate((*self.bounds, math.inf)):
-            upto = bisect_right(ordered, bound, below)  # buckets are "less than or equal"
-            if upto > below:
-                counts[k] += upto - below
+        while below < n:
+            k = bisect_left(bounds, ordered[below])  # the bucket of the smallest value not counted yet
+            upto = bisect_right(ordered, bounds[k], below) if k < len(bounds) else n  # buckets are "<="
+            counts[k] += upto - below
+            if everything_named:
+                slowest.append((k, values.index(ordered[upto - 1])))  # the first of the largest in the bucket
+            else:
                 named = _largest_named(ordered, order, names, below, upto)
                 if named is not None:
                     slowest.append((k, named))
-                below = upto
-                if below == n:
-                    break
+            below = upto
         self.sum = reduce(add, values, self.sum)
         self.count += n
         return slowest

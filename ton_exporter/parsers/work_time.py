@@ -9,6 +9,7 @@ carry is NaN (absent, not zero); an unknown key is not lost, it falls into `othe
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from operator import sub
 
 import orjson
 
@@ -117,12 +118,12 @@ class WorkTimeFormat:
             return None
         step = len(self.current_keys)
         stages = [flat[j::step] for j in range(1, step)]
-        others = []
-        for total, known in zip(flat[0::step], map(sum, zip(*stages, strict=True)), strict=True):
-            other = total - known
-            if not -_HUGE < other < _HUGE:
-                return None
-            others.append(other if other > 0 else 0.0)
+        # total - known stages per row, at C speed. orjson yields finite numbers only, so a difference is finite
+        # or infinite (a sum that overflowed), never NaN: min and max see every value.
+        differences = list(map(sub, flat[0::step], map(sum, zip(*stages, strict=True))))
+        if not -_HUGE < min(differences) <= max(differences) < _HUGE:
+            return None
+        others = [other if other > 0 else 0.0 for other in differences]
         nan = [NAN] * len(values)
         return [*stages, *([nan] * len(self._missing)), others]
 
