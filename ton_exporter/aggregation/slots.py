@@ -50,15 +50,22 @@ from ton_exporter.parsers import consensus_events as ce
 RETIRE_SECONDS = 15.0
 
 
-def _shard_hex(shard: object) -> str | None:
-    """The shard as TON prints it (`%016X` of its unsigned 64-bit value), for an exemplar's block name; None for a
-    value that is no shard (the name is only a pointer: the slot is measured regardless)."""
-    if isinstance(shard, bool) or not isinstance(shard, int | str):
+def _block_name(block_id: object) -> str | None:
+    """`workchain:shard:seqno` as TON prints a block (the shard as `%016X` of its unsigned 64-bit value), for an
+    exemplar; None for an id that names no block (the name is only a pointer: the slot is measured regardless)."""
+    if type(block_id) is not dict:
         return None
-    try:
-        return f"{int(shard) & 0xFFFFFFFFFFFFFFFF:016X}"
-    except ValueError:
+    workchain, shard, seqno = block_id.get("workchain"), block_id.get("shard"), block_id.get("seqno")
+    if type(workchain) is not int or type(seqno) is not int:
         return None
+    if type(shard) is str:
+        try:
+            shard = int(shard)
+        except ValueError:
+            return None
+    elif type(shard) is not int:
+        return None
+    return f"{workchain}:{shard & 0xFFFFFFFFFFFFFFFF:016X}:{seqno}"
 
 
 PHASES: tuple[str, ...] = (
@@ -106,12 +113,11 @@ _EVENT_KEYS = {
     ce.BLOCK_ACCEPTED: "accepted",
     ce.COLLATED_EMPTY: "collate_finished",  # an empty candidate ends the collation too (and counts as empty)
 }
+# Vote kind -> vote type -> slot key.
 _VOTE_KEYS = {
-    (kind, vote_type): ("voted:" if kind == ce.VOTED else "cert:") + short
+    kind: {vote_type: ("voted:" if kind == ce.VOTED else "cert:") + short for vote_type, short in ce.VOTE_TYPES.items()}
     for kind in (ce.VOTED, ce.CERT_OBSERVED)
-    for vote_type, short in ce.VOTE_TYPES.items()
 }
-_VOTE_KINDS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
 _SKIP_KEYS = frozenset(("voted:skip", "cert:skip"))  # a skip vote names its slot directly, not by a block id
 _KNOWN_EVENTS = frozenset(ce.EVENT_TYPES)
 _LAST = "_last"  # latest event of any kind in the slot
@@ -186,17 +192,18 @@ class SessionSlots:
             if ts > newest:  # noqa: PLR1730  (a comparison, not a call: once per event)
                 newest = ts
             try:
-                key = _EVENT_KEYS.get(kind)
-                if key is not None:
+                votes = _VOTE_KEYS.get(kind)
+                if votes is not None:  # most events are votes and certificates
+                    vote = event["vote"]
+                    key = votes[vote["@type"]]
+                    number = vote["slot"] if key in _SKIP_KEYS else vote["id"]["slot"]
+                elif kind in _EVENT_KEYS:
+                    key = _EVENT_KEYS[kind]
                     number = event["id"]["slot"]
                     if kind == ce.CANDIDATE_RECEIVED:
                         self._received(number, event, ts)
                     elif kind == ce.COLLATED_EMPTY:
                         self._record(number, "empty", ts)
-                elif kind in _VOTE_KINDS:
-                    vote = event["vote"]
-                    key = _VOTE_KEYS[(kind, vote["@type"])]
-                    number = vote["slot"] if key in _SKIP_KEYS else vote["id"]["slot"]
                 elif kind == ce.COLLATE_STARTED:
                     number, key = event["target_slot"], "collate_started"
                 elif kind == ce.COLLATE_FINISHED:
@@ -221,28 +228,22 @@ class SessionSlots:
         return newest, kinds
 
     def _received(self, number: Any, event: dict[str, Any], ts: float) -> None:
-        """What candidateReceived says besides its slot: who produced the candidate, whether it is empty."""
-        if event.get("is_collator") is False:
+        """What candidateReceived says besides its slot: who produced the candidate, whether it is empty, and
+        `workchain:shard:seqno` of its block (`consensus.stats.block{id}`) for exemplars. An empty candidate
+        (`consensus.stats.empty{}`) or an unreadable id names no block, and is never rejected for that."""
+        collator = event.get("is_collator")
+        if collator is False:
             self._record(number, "received_remote", ts)  # another node produced it
-        elif event.get("is_collator") is True:
+        elif collator is True:
             self._record(number, "received_own", ts)  # this node produced it (the leader, or its collator)
         block = event.get("block")
-        if isinstance(block, dict) and block.get("@type") == "consensus.stats.empty":
-            self._record(number, "empty", ts)
-        self._name_block(number, block)
-
-    def _name_block(self, number: Any, block: Any) -> None:
-        """Remember `workchain:shard:seqno` of the slot's candidate (`consensus.stats.block{id}`); an empty
-        candidate (`consensus.stats.empty{}`) or an unreadable id names no block, and is never rejected for that."""
-        if type(number) is not int or not isinstance(block, dict):
-            return
-        block_id = block.get("id")
-        if not isinstance(block_id, dict):
-            return
-        workchain, shard, seqno = block_id.get("workchain"), block_id.get("shard"), block_id.get("seqno")
-        shard_name = _shard_hex(shard)
-        if type(workchain) is int and type(seqno) is int and shard_name is not None:
-            self.blocks.setdefault(number, f"{workchain}:{shard_name}:{seqno}")
+        if type(block) is dict:
+            if block.get("@type") == "consensus.stats.empty":
+                self._record(number, "empty", ts)
+            if type(number) is int and number not in self.blocks:  # the first candidate names the slot
+                name = _block_name(block.get("id"))
+                if name is not None:
+                    self.blocks[number] = name
 
     def _record(self, number: Any, key: str, ts: float) -> None:
         if type(number) is not int or number < 0:
