@@ -57,7 +57,8 @@ class SessionStatsPipeline:
                 handler = handlers.get(kind)
                 if handler is not None:
                     t = handler(record, oldest_window, offset)
-                    newest = max(newest, t)
+                    if t > newest:  # noqa: PLR1730  (a comparison, not a call: once per line)
+                        newest = t
                     records[kind] += 1
                     parsed += 1
                 elif kind in record_types.KNOWN:

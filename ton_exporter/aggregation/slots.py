@@ -58,14 +58,24 @@ def _block_name(block_id: object) -> str | None:
     workchain, shard, seqno = block_id.get("workchain"), block_id.get("shard"), block_id.get("seqno")
     if type(workchain) is not int or type(seqno) is not int:
         return None
-    if type(shard) is str:
-        try:
-            shard = int(shard)
-        except ValueError:
+    shard_hex = _SHARD_HEX.get(shard) if type(shard) is str or type(shard) is int else None
+    if shard_hex is None:
+        if type(shard) is str:
+            try:
+                number = int(shard)
+            except ValueError:
+                return None
+        elif type(shard) is int:
+            number = shard
+        else:
             return None
-    elif type(shard) is not int:
-        return None
-    return f"{workchain}:{shard & 0xFFFFFFFFFFFFFFFF:016X}:{seqno}"
+        shard_hex = f"{number & 0xFFFFFFFFFFFFFFFF:016X}"
+        if len(_SHARD_HEX) < 1024:  # a network has a handful of shards; anything else is formatted each time
+            _SHARD_HEX[shard] = shard_hex
+    return f"{workchain}:{shard_hex}:{seqno}"
+
+
+_SHARD_HEX: dict[object, str] = {}  # shard as the event has it (a string of a TL long, or a number) -> %016X
 
 
 PHASES: tuple[str, ...] = (
