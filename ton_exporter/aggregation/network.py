@@ -25,6 +25,12 @@ from ton_exporter.parsers import consensus_events as ce
 NETWORK_PHASES = ("notarize", "finalize")
 
 
+Pair = tuple[float | None, float | None]
+Handed = tuple[ce.Session, int, Pair, Pair, float | None, float | None, float | None, float]
+"""What a node's retired slot brings to the network view: (session, slot number, voted and certObserved times by
+NETWORK_PHASES, collateFinished, own and others' candidateReceived, its last event time)"""
+
+
 @dataclass(slots=True)
 class NetworkSlot:
     votes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # vote type -> (ts, weight)
@@ -49,36 +55,42 @@ class NetworkSession(NetworkSink):
         self.voters: set[int] = set()
         self.readers: set[int] = set()
         self.slots: dict[int, NetworkSlot] = {}
-        self.pending: list[tuple[ce.Session, int, dict[str, float]]] = []  # retired by a node, not merged yet
+        self.pending: list[Handed] = []  # retired by a node, not merged yet
 
     def slot(self, session: ce.Session, number: int, slot: dict[str, float]) -> None:
-        """A node retired a slot: kept as it is until the next `retire`, which merges it only if the session
-        has two readers by then. With one reader nothing is measured anyway (a vote needs two voters' files,
-        and voters are readers), so the usual case, one node's files, costs an append per slot."""
-        if "voted:notarize" in slot or "voted:finalize" in slot:
+        """A node retired a slot: what the network view needs of it is kept until the next `retire`, which
+        merges it only if the session has two readers by then. With one reader nothing is measured anyway (a
+        vote needs two voters' files, and voters are readers), so the usual case, one node's files, costs a
+        small tuple per slot until the round of reading is over, not a merged slot."""
+        get = slot.get
+        voted = (get("voted:notarize"), get("voted:finalize"))  # NETWORK_PHASES order
+        if voted != (None, None):
             self.voters.add(session.idx)
-        self.pending.append((session, number, slot))
+        certified = (get("cert:notarize"), get("cert:finalize"))
+        own, remote = get("received_own"), get("received_remote")
+        self.pending.append(
+            (session, number, voted, certified, get("collate_finished"), own, remote, max(slot.values()))
+        )
 
-    def _merge(self, session: ce.Session, number: int, slot: dict[str, float]) -> None:
+    def _merge(self, retired: Handed) -> None:
+        session, number, voted, certified, collated, own, remote, last = retired
         merged = self.slots.get(number)
         if merged is None:
             merged = self.slots[number] = NetworkSlot()
         merged.retired_by.add(session.idx)
-        for vote in NETWORK_PHASES:
-            voted = slot.get("voted:" + vote)
-            if voted is not None:
-                merged.votes.setdefault(vote, []).append((voted, session.weight))
-            cert = slot.get("cert:" + vote)
-            if cert is not None:
-                merged.certificates[vote] = min(cert, merged.certificates.get(vote, math.inf))
-        if "collate_finished" in slot:
-            merged.collated = slot["collate_finished"]
-        own, remote = slot.get("received_own"), slot.get("received_remote")
+        for vote, ts in zip(NETWORK_PHASES, voted, strict=True):
+            if ts is not None:
+                merged.votes.setdefault(vote, []).append((ts, session.weight))
+        for vote, ts in zip(NETWORK_PHASES, certified, strict=True):
+            if ts is not None:
+                merged.certificates[vote] = min(ts, merged.certificates.get(vote, math.inf))
+        if collated is not None:
+            merged.collated = collated
         if own is not None:
             merged.produced = own if merged.produced is None else min(merged.produced, own)
         if remote is not None:
             merged.arrivals.append(remote)
-        merged.last = max(merged.last, *slot.values())
+        merged.last = max(merged.last, last)
 
     def retire(self, before: float) -> None:
         """Measure the slots every reader has retired, and those whose last event is before `before`."""
@@ -86,8 +98,8 @@ class NetworkSession(NetworkSink):
         pending, self.pending = self.pending, []
         if len(readers) < 2:
             return  # every slot is retired by all (one) readers, and measured by none: fewer than two voters
-        for session, number, closed in pending:
-            self._merge(session, number, closed)
+        for retired in pending:
+            self._merge(retired)
         for number in [n for n, s in self.slots.items() if s.last < before or s.retired_by >= readers]:
             slot = self.slots.pop(number)
             if len(self.voters) < 2:
