@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bench import backfill, fleet, http_edge, live, series, textlog
 from bench.generate import generate
-from bench.ingest import instructions, measure
+from bench.ingest import instructions, measure, stages
 
 OUT = Path(__file__).resolve().parent / "out"
 MB = 1024 * 1024
@@ -30,6 +30,10 @@ def ingest(sizes_mb: tuple[int, ...] = (50, 200), rounds: int = 3, instruction_m
             )
         ratio = best["exporter"]["seconds"] / best["orjson"]["seconds"]
         print(f"{'':>8} wall-time ratio exporter / bare orjson.loads: {ratio:.2f}x")
+    path = generate(OUT / f"session-stats-{sizes_mb[0]}mb.jsonl", sizes_mb[0] * MB)
+    print(f"{'':>8} where the time goes, {sizes_mb[0]} MB, one process, best of 3:")
+    for stage, seconds in stages(path).items():
+        print(f"{'':>10} {stage:46} {seconds:6.3f} s")
     path = generate(OUT / f"session-stats-{instruction_mb}mb.jsonl", instruction_mb * MB)
     bare, ours = instructions("orjson", path), instructions("exporter", path)
     if bare and ours:

@@ -10,6 +10,8 @@ Two measures:
 * CPU instructions under valgrind's callgrind (a process that runs once minus one that only starts up), which
   is repeatable to the instruction whatever else the machine is doing: the VMs we measure on vary run to run by
   up to 2x in wall time.
+
+And where the time goes (`stages`): the exporter path once more with a timer around each stage, in one process.
 """
 
 import json
@@ -18,11 +20,16 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from prometheus_client import generate_latest
 
+from ton_exporter import pipeline
+from ton_exporter.aggregation import block_groups, consensus
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
 
@@ -79,6 +86,58 @@ def instructions(mode: str, path: Path) -> int | None:
         assert match, out.stderr[-500:]
         counts.append(int(match.group(1)))
     return counts[0] - counts[1]
+
+
+# (class, method, stage): each stage's time is the time spent in its methods (none calls another's).
+STAGES: tuple[tuple[type, str, str], ...] = (
+    (pipeline.SessionStatsPipeline, "_collated", "block rows read and filed"),
+    (pipeline.SessionStatsPipeline, "_validated", "block rows read and filed"),
+    (block_groups.BlockGroup, "_fold", "block rows folded (columns, totals, buckets)"),
+    (consensus.ConsensusState, "add_batch", "consensus events recorded in their slots"),
+    (consensus.ConsensusState, "retire", "slots retired and measured"),
+)
+
+
+def stages(path: Path, runs: int = 3) -> dict[str, float]:
+    """Seconds per stage of the exporter path (the run with the least ingest time of `runs`), in this process.
+    The timers cost about a microsecond per call, so the stages add up to a little more than they take alone."""
+    spent: dict[str, float] = defaultdict(float)
+    originals = [(cls, name, getattr(cls, name)) for cls, name, _ in STAGES]
+    for cls, name, stage in STAGES:
+        setattr(cls, name, _timed(getattr(cls, name), stage, spent))
+    best: dict[str, float] = {}
+    try:
+        for _ in range(runs):
+            spent.clear()
+            start = time.perf_counter()
+            exporter = Exporter([SourcePattern(str(path), "bench")], from_start=True)
+            exporter.poll_once()
+            read = time.perf_counter()
+            generate_latest(exporter.registry)
+            spent["ingest"], spent["render /metrics once"] = read - start, time.perf_counter() - read
+            if not best or spent["ingest"] < best["ingest"]:
+                best = dict(spent)
+    finally:
+        for cls, name, method in originals:
+            setattr(cls, name, method)
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")[:-1]
+    start = time.perf_counter()
+    for line in lines:
+        orjson.loads(line)
+    best["orjson.loads of every line"] = time.perf_counter() - start
+    return best
+
+
+def _timed(method: Callable[..., Any], stage: str, spent: dict[str, float]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            spent[stage] += time.perf_counter() - start
+
+    return timed
 
 
 def child(mode: str, path: Path, runs: int, pretouch: bool) -> None:
