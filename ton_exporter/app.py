@@ -29,6 +29,7 @@ from watchfiles import Change
 
 from ton_exporter import __version__
 from ton_exporter.aggregation.consensus import ConsensusGroup
+from ton_exporter.aggregation.crosslinks import BlockLinks
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS, EventClock
 from ton_exporter.aggregation.limits import DEFAULT_LIMITS, Limits
 from ton_exporter.aggregation.network import NetworkConsensus
@@ -78,6 +79,7 @@ class RunNodes:
     nodes: dict[str, NodeState] = field(default_factory=dict)
     network_groups: dict[tuple[str, str], ConsensusGroup] = field(default_factory=dict)
     network: NetworkConsensus = field(init=False)
+    links: BlockLinks = field(default_factory=BlockLinks)  # shard/master accept latencies (crosslinks.py)
     left_at: float = 0.0  # wall time the run stopped being the current one
 
     def __post_init__(self) -> None:
@@ -140,6 +142,7 @@ class Exporter:
             watch_mode=lambda: self.watch_mode,
             patterns=lambda: self.tracker.matched,
             networks=self._networks,
+            links=self._links,
             current_nodes=lambda: list(self.nodes.values()),
             settle=self.settle_networks,
         ).concerns()
@@ -167,6 +170,9 @@ class Exporter:
 
     def _networks(self) -> list[tuple[str, dict[tuple[str, str], ConsensusGroup]]]:
         return [(self.run, self.network_groups), *((run, r.network_groups) for run, r in self.past_runs.items())]
+
+    def _links(self) -> list[tuple[str, BlockLinks]]:
+        return [(self.run, self.current.links), *((run, r.links) for run, r in self.past_runs.items())]
 
     def run_nodes(self, run: str) -> list[NodeState]:
         found = self.current if run == self.run else self.past_runs.get(run)
@@ -202,8 +208,11 @@ class Exporter:
             stats = FileStats(name, node_name, pattern.format)
             if self._restored and name in self._restored.streams:
                 stats.restore(self._restored.streams[name])
-            pipeline = TextLogPipeline if pattern.format == "text_log" else SessionStatsPipeline
-            stream = self.streams[name] = pipeline(self._node(node_name), stats)
+            node = self._node(node_name)
+            if pattern.format == "text_log":
+                stream = self.streams[name] = TextLogPipeline(node, stats)
+            else:
+                stream = self.streams[name] = SessionStatsPipeline(node, stats, lambda: self.current.links)
         return stream
 
     def _node(self, node_name: str) -> NodeState:

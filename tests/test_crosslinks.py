@@ -1,0 +1,123 @@
+"""CON-21/CON-22 on the real files: shard→master and master→shard accept latencies, per node.
+
+Expected values come straight from the JSON here (json alone, not the exporter's parsers): a node's accept time of
+a block is its `blockAccepted` ts, the block named by its `candidateReceived` of the same (session, slot, hash);
+masterchain rows' `shard_configuration` say which shard blocks each masterchain block newly includes, shard rows'
+`mc_block_id` which masterchain block a shard block is based on.
+"""
+
+import json
+from bisect import bisect_left
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FakeWall, real_lines
+from tests.metrics_text import Samples, scrape, total
+from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
+from ton_exporter.app import Exporter
+from ton_exporter.sources.discovery import SourcePattern
+
+Block = tuple[int, str, int]
+MC_SHARD = "-9223372036854775808"
+
+
+def raw_structure(nodes: tuple[int, ...]) -> tuple[dict[int, dict[tuple[int, str], int]], dict[Block, int]]:
+    """(masterchain seqno -> shard tops, shard block -> masterchain seqno it is based on) from the rows of `nodes`."""
+    tops: dict[int, dict[tuple[int, str], int]] = {}
+    based: dict[Block, int] = {}
+    for node in nodes:
+        for line in real_lines(node):
+            record = json.loads(line)
+            if record["@type"] != "validatorStats.collatedBlock":
+                continue
+            b = record["block_id"]
+            stats = record["block_stats"]
+            if b["workchain"] == -1:
+                tops[b["seqno"]] = {(s["workchain"], s["shard"]): s["seqno"] for s in stats["shard_configuration"]}
+            else:
+                based[(b["workchain"], b["shard"], b["seqno"])] = stats["mc_block_id"]["seqno"]
+    return tops, based
+
+
+def raw_accepts(node: int) -> dict[Block, float]:
+    named: dict[tuple[str, int, str], Block] = {}
+    accepted: dict[Block, float] = {}
+    for line in real_lines(node):
+        record = json.loads(line)
+        if record["@type"] != "consensus.stats.events":
+            continue
+        for item in record["events"]:
+            event = item["event"]
+            kind = event["@type"]
+            if kind == "consensus.stats.candidateReceived" and event["block"]["@type"] == "consensus.stats.block":
+                i = event["block"]["id"]
+                named[(record["id"], event["id"]["slot"], event["id"]["hash"])] = (i["workchain"], i["shard"], i["seqno"])
+            elif kind == "consensus.stats.blockAccepted":
+                accepted[named[(record["id"], event["id"]["slot"], event["id"]["hash"])]] = item["ts"]
+    return accepted
+
+
+def expected(node: int, structure_from: tuple[int, ...]) -> dict[str, list[float]]:
+    tops, based = raw_structure(structure_from)
+    accepted = raw_accepts(node)
+    out: dict[str, list[float]] = defaultdict(list)
+    for mc, now in tops.items():
+        before = tops.get(mc - 1)
+        master = accepted.get((-1, MC_SHARD, mc))
+        if before is None or master is None:
+            continue
+        for (wc, shard), top in now.items():
+            for seqno in range(before[(wc, shard)] + 1, top + 1):
+                if (wc, shard, seqno) in accepted:
+                    out["shard_to_master"].append(master - accepted[(wc, shard, seqno)])
+    for block, mc in based.items():
+        if block in accepted and (-1, MC_SHARD, mc) in accepted:
+            out["master_to_shard"].append(accepted[block] - accepted[(-1, MC_SHARD, mc)])
+    return out
+
+
+def read(tmp_path: Path, nodes: tuple[int, ...]) -> Samples:
+    for node in nodes:
+        (tmp_path / f"node{node}.jsonl").write_bytes(b"\n".join(real_lines(node)) + b"\n")
+    sources = [SourcePattern(str(tmp_path / f"node{n}.jsonl"), f"node{n}") for n in nodes]
+    exporter = Exporter(sources, from_start=True, wall=FakeWall())
+    exporter.poll_once()
+    return scrape(exporter.registry)
+
+
+def check(samples: Samples, node: int, values: dict[str, list[float]]) -> None:
+    for kind in ("shard_to_master", "master_to_shard"):
+        name, got = f"tonex_consensus_{kind}_seconds", values[kind]
+        labels = {"node": f"node{node}", "workchain": "0", "shard": "8000000000000000"}
+        assert total(samples, name + "_count", **labels) == len(got)
+        assert total(samples, name + "_sum", **labels) == pytest.approx(sum(got), abs=1e-9)
+        per_bucket = [0] * (len(LATENCY_BUCKETS) + 1)
+        for v in got:
+            per_bucket[bisect_left(LATENCY_BUCKETS, v)] += 1
+        cumulative = 0
+        for bound, n in zip(LATENCY_BUCKETS, per_bucket, strict=False):
+            cumulative += n
+            assert total(samples, name + "_bucket", le=repr(bound), **labels) == cumulative, (kind, bound)
+
+
+def test_central_mode_gives_every_node_every_pair_measured_on_its_own_accept_times(tmp_path: Path) -> None:
+    """Both files read by one exporter: the structure of both nodes' rows, each node's own accept times."""
+    samples = read(tmp_path, (1, 2))
+    for node in (1, 2):
+        values = expected(node, structure_from=(1, 2))
+        assert len(values["shard_to_master"]) == 25 and len(values["master_to_shard"]) == 26  # the real data's
+        assert all(v > 0 for vs in values.values() for v in vs)
+        check(samples, node, values)
+        for kind in ("shard_to_master", "master_to_shard"):
+            inversions = total(samples, "tonex_consensus_link_inversions_total", node=f"node{node}", kind=kind)
+            assert inversions == 0
+
+
+def test_one_nodes_file_alone_gives_the_pairs_whose_rows_it_collated(tmp_path: Path) -> None:
+    """A node's file has collated rows only for the blocks it collated: fewer pairs, the same definition."""
+    samples = read(tmp_path, (1,))
+    values = expected(1, structure_from=(1,))
+    assert 0 < len(values["shard_to_master"]) < 25 and 0 < len(values["master_to_shard"]) < 26
+    check(samples, 1, values)
