@@ -53,7 +53,8 @@ def raw_accepts(node: int) -> dict[Block, float]:
             kind = event["@type"]
             if kind == "consensus.stats.candidateReceived" and event["block"]["@type"] == "consensus.stats.block":
                 i = event["block"]["id"]
-                named[(record["id"], event["id"]["slot"], event["id"]["hash"])] = (i["workchain"], i["shard"], i["seqno"])
+                key = (record["id"], event["id"]["slot"], event["id"]["hash"])
+                named[key] = (i["workchain"], i["shard"], i["seqno"])
             elif kind == "consensus.stats.blockAccepted":
                 accepted[named[(record["id"], event["id"]["slot"], event["id"]["hash"])]] = item["ts"]
     return accepted
@@ -107,7 +108,8 @@ def test_central_mode_gives_every_node_every_pair_measured_on_its_own_accept_tim
     samples = read(tmp_path, (1, 2))
     for node in (1, 2):
         values = expected(node, structure_from=(1, 2))
-        assert len(values["shard_to_master"]) == 25 and len(values["master_to_shard"]) == 26  # the real data's
+        assert len(values["shard_to_master"]) == 25
+        assert len(values["master_to_shard"]) == 26
         assert all(v > 0 for vs in values.values() for v in vs)
         check(samples, node, values)
         for kind in ("shard_to_master", "master_to_shard"):
@@ -119,5 +121,6 @@ def test_one_nodes_file_alone_gives_the_pairs_whose_rows_it_collated(tmp_path: P
     """A node's file has collated rows only for the blocks it collated: fewer pairs, the same definition."""
     samples = read(tmp_path, (1,))
     values = expected(1, structure_from=(1,))
-    assert 0 < len(values["shard_to_master"]) < 25 and 0 < len(values["master_to_shard"]) < 26
+    assert 0 < len(values["shard_to_master"]) < 25
+    assert 0 < len(values["master_to_shard"]) < 26
     check(samples, 1, values)
