@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from watchfiles import Change
 
 from ton_exporter import __version__
+from ton_exporter.aggregation.broadcast_spans import BroadcastSpans
 from ton_exporter.aggregation.consensus import ConsensusGroup
 from ton_exporter.aggregation.crosslinks import BlockLinks
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS, EventClock
@@ -80,6 +81,7 @@ class RunNodes:
     network_groups: dict[tuple[str, str], ConsensusGroup] = field(default_factory=dict)
     network: NetworkConsensus = field(init=False)
     links: BlockLinks = field(default_factory=BlockLinks)  # shard/master accept latencies (crosslinks.py)
+    spans: BroadcastSpans = field(default_factory=BroadcastSpans)  # cross-node broadcast times (broadcast_spans.py)
     left_at: float = 0.0  # wall time the run stopped being the current one
 
     def __post_init__(self) -> None:
@@ -143,6 +145,7 @@ class Exporter:
             patterns=lambda: self.tracker.matched,
             networks=self._networks,
             links=self._links,
+            spans=self._spans,
             current_nodes=lambda: list(self.nodes.values()),
             settle=self.settle_networks,
         ).concerns()
@@ -173,6 +176,9 @@ class Exporter:
 
     def _links(self) -> list[tuple[str, BlockLinks]]:
         return [(self.run, self.current.links), *((run, r.links) for run, r in self.past_runs.items())]
+
+    def _spans(self) -> list[tuple[str, BroadcastSpans]]:
+        return [(self.run, self.current.spans), *((run, r.spans) for run, r in self.past_runs.items())]
 
     def run_nodes(self, run: str) -> list[NodeState]:
         found = self.current if run == self.run else self.past_runs.get(run)
@@ -210,7 +216,7 @@ class Exporter:
                 stats.restore(self._restored.streams[name])
             node = self._node(node_name)
             if pattern.format == "text_log":
-                stream = self.streams[name] = TextLogPipeline(node, stats)
+                stream = self.streams[name] = TextLogPipeline(node, stats, lambda: self.current.spans)
             else:
                 stream = self.streams[name] = SessionStatsPipeline(node, stats, lambda: self.current.links)
         return stream
@@ -243,6 +249,7 @@ class Exporter:
             for run in (self.current, *self.past_runs.values()):
                 run.network.settle()
                 run.retire_network_groups()
+                run.spans.settle(self.wall())
 
     async def poll_forever(self, poll_interval: float, use_inotify: bool = True) -> None:
         """Read on every wake-up; look for new files when something other than an open file changed, and every

@@ -1,11 +1,13 @@
-"""Shard/master accept latencies (CON-21, CON-22; aggregation/crosslinks.py): one histogram each per node, run and
-shard-block (workchain, shard), each node's own accept times; and the pairs left out because the node accepted the
-later block first."""
+"""The cross-node families of central mode, beside the network view: shard/master accept latencies (CON-21,
+CON-22; aggregation/crosslinks.py), one histogram each per node, run and shard-block (workchain, shard), each node's
+own accept times, and the pairs left out because the node accepted the later block first; the broadcast time of a
+block over every node's text log (LOG-05; aggregation/broadcast_spans.py)."""
 
 from collections.abc import Iterator, Sequence
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
+from ton_exporter.aggregation.broadcast_spans import BroadcastSpans
 from ton_exporter.aggregation.crosslinks import KINDS, MASTER_TO_SHARD, SHARD_TO_MASTER, BlockLinks
 from ton_exporter.exposition.names import NAMESPACE, cumulative_buckets
 
@@ -36,3 +38,24 @@ def link_families(runs: Sequence[tuple[str, BlockLinks]]) -> Iterator[Metric]:
                 negative.add_metric([node, run, kind], state.negative[kind])
     yield from hists.values()
     yield negative
+
+
+def span_families(runs: Sequence[tuple[str, BroadcastSpans]]) -> Iterator[Metric]:
+    hist = HistogramMetricFamily(
+        f"{NS}_broadcast_block_seconds",
+        "Broadcast time of a block over every node's text log read (LOG-05, the slowest-blocks definition): first "
+        "compression start (line time - time_sec) to last decompression end, per block, once settled.",
+        labels=["run"],
+    )
+    unmeasured = CounterMetricFamily(
+        f"{NS}_broadcast_blocks_unmeasured",
+        "Settled blocks whose benchmark lines lacked a compression or a decompression (not in the histogram).",
+        labels=["run"],
+    )
+    for run, spans in runs:
+        if spans.clocks:  # a run that read benchmark lines
+            d = spans.seconds
+            hist.add_metric([run], cumulative_buckets(d.bounds, d.counts), d.sum)
+            unmeasured.add_metric([run], spans.unmeasured)
+    yield hist
+    yield unmeasured
