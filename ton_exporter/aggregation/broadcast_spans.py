@@ -6,8 +6,10 @@ Per block (its root hash, bb.block_key: a candidate and its block are one): the 
 deserialize_/decompress_ line), over all nodes and types. A block is measured once it has settled: no line of it
 for SETTLE_SECONDS of log time on every node still logging (a node that has read nothing for QUIET_SECONDS of wall
 time no longer holds the others back: its file is read to the end). A settled block without both stages in the logs
-read is counted as unmeasured, as slowest-blocks counts it unranked. A line of a block that settled already (a node
-far behind) starts the block again: it settles as unmeasured unless both stages come again.
+read is counted as unmeasured, as slowest-blocks counts it unranked. A line more than SETTLE_SECONDS of log time
+away from every line of its block seen so far is another broadcast of the same block (a log replayed, a block sent
+again much later): it opens a block of its own, measured on its own. A line of a block that settled already (a node
+far behind) opens it again too: it settles as unmeasured unless both stages come again.
 
 Blocks open at a time are bounded (MAX_OPEN): past it the oldest is settled early. Not saved across restarts.
 """
@@ -35,16 +37,20 @@ SPAN = re.compile(
 
 @dataclass(slots=True)
 class OpenBlock:
+    first_line: float
+    last_line: float
     first_start: float = math.inf
     last_end: float = -math.inf
-    last_line: float = -math.inf
+
+    def near(self, at: float) -> bool:
+        return self.first_line - SETTLE_SECONDS <= at <= self.last_line + SETTLE_SECONDS
 
 
 @dataclass
 class BroadcastSpans:
     """One run's open blocks and the histogram of settled ones."""
 
-    blocks: dict[str, OpenBlock] = field(default_factory=dict)
+    blocks: dict[str, list[OpenBlock]] = field(default_factory=dict)  # root hash -> its broadcasts, oldest first
     clocks: dict[str, tuple[float, float]] = field(default_factory=dict)  # node -> (newest line time, wall time)
     seconds: Distribution = field(default_factory=lambda: Distribution(BROADCAST_BLOCK_BUCKETS))
     unmeasured: int = 0
@@ -63,29 +69,44 @@ class BroadcastSpans:
             stage = bb.stage_of(op)
             if stage == bb.OTHER:
                 continue
-            key = bb.block_key(block_id)
-            entry = self.blocks.get(key)
-            if entry is None:
-                entry = self.blocks[key] = OpenBlock()
-                if len(self.blocks) > MAX_OPEN:
-                    self._settle(next(iter(self.blocks)))
+            entry = self._entry(bb.block_key(block_id), end)
             if stage == "compress":
                 entry.first_start = min(entry.first_start, end - seconds)
             else:
                 entry.last_end = max(entry.last_end, end)
+            entry.first_line = min(entry.first_line, end)
             entry.last_line = max(entry.last_line, end)
             newest = max(newest, end)
         self.clocks[node] = (newest, wall)
 
+    def _entry(self, key: str, at: float) -> OpenBlock:
+        """The open broadcast of block `key` that a line at `at` belongs to, opened if there is none."""
+        entries = self.blocks.get(key)
+        if entries is None:
+            entries = self.blocks[key] = []
+            if len(self.blocks) > MAX_OPEN:  # the oldest block settles early
+                for entry in self.blocks.pop(next(iter(self.blocks))):
+                    self._measure(entry)
+        for entry in entries:
+            if entry.near(at):
+                return entry
+        entry = OpenBlock(at, at)
+        entries.append(entry)
+        return entry
+
     def settle(self, wall: float) -> None:
-        """Measure the blocks no node still logging can add to."""
+        """Measure the broadcasts no node still logging can add to."""
         logging = [t for t, seen in self.clocks.values() if wall - seen < QUIET_SECONDS]
         before = min(logging) - SETTLE_SECONDS if logging else math.inf
-        for key in [k for k, b in self.blocks.items() if b.last_line < before]:
-            self._settle(key)
+        for key in [k for k, entries in self.blocks.items() if any(e.last_line < before for e in entries)]:
+            entries = self.blocks[key]
+            for entry in [e for e in entries if e.last_line < before]:
+                entries.remove(entry)
+                self._measure(entry)
+            if not entries:
+                del self.blocks[key]
 
-    def _settle(self, key: str) -> None:
-        entry = self.blocks.pop(key)
+    def _measure(self, entry: OpenBlock) -> None:
         if entry.first_start < math.inf and entry.last_end > -math.inf:
             self.seconds.observe(entry.last_end - entry.first_start)
         else:
