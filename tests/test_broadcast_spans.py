@@ -148,3 +148,17 @@ def test_read_live_in_two_halves_no_block_is_measured_before_every_nodes_lines_a
 def _stamp(line: bytes) -> bytes | None:
     found = re.search(rb"\]\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", ANSI.sub(b"", line))
     return found.group(1) if found else None
+
+
+def test_the_broadcast_times_survive_a_restart_from_the_checkpoint(tmp_path: Path) -> None:
+    directory = generate(tmp_path / "logs")
+    pattern = SourcePattern(str(directory / "node*" / "log*"), None, "text_log")
+    wall = FakeWall()
+    first = Exporter([pattern], run="r", from_start=True, state_dir=tmp_path / "state", wall=wall)
+    first.poll_once()
+    wall.now += 60
+    first.settle_networks()
+    first.close()
+    second = Exporter([pattern], run="r", from_start=True, state_dir=tmp_path / "state", wall=FakeWall())
+    second.poll_once()  # nothing new past the saved offsets
+    check(scrape(second.registry), raw_spans(directory))

@@ -124,3 +124,18 @@ def test_one_nodes_file_alone_gives_the_pairs_whose_rows_it_collated(tmp_path: P
     assert 0 < len(values["shard_to_master"]) < 25
     assert 0 < len(values["master_to_shard"]) < 26
     check(samples, 1, values)
+
+
+def test_the_latencies_survive_a_restart_from_the_checkpoint(tmp_path: Path) -> None:
+    """A counter Prometheus has seen never goes back: the histograms are saved with the offsets."""
+    for node in (1, 2):
+        (tmp_path / f"node{node}.jsonl").write_bytes(b"\n".join(real_lines(node)) + b"\n")
+    sources = [SourcePattern(str(tmp_path / f"node{n}.jsonl"), f"node{n}") for n in (1, 2)]
+    first = Exporter(sources, from_start=True, state_dir=tmp_path / "state", wall=FakeWall())
+    first.poll_once()
+    first.close()
+    second = Exporter(sources, from_start=True, state_dir=tmp_path / "state", wall=FakeWall())
+    second.poll_once()  # nothing new past the saved offsets
+    samples = scrape(second.registry)
+    for node in (1, 2):
+        check(samples, node, expected(node, structure_from=(1, 2)))

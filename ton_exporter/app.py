@@ -128,6 +128,9 @@ class Exporter:
         self.state = StateStore(state_dir) if state_dir is not None else None
         self._restored = self.state.load() if self.state is not None else None
         self._restored_run = self._restored.run if self._restored and self._restored.run is not None else run
+        if self._restored and self._restored_run == run:  # saved cross-node counters are those of the saved run
+            self.current.links.restore(self._restored.cross.get("links", {}))
+            self.current.spans.restore(self._restored.cross.get("spans", {}))
         self.tracker = FileTracker(
             sources,
             self._stream_for,
@@ -309,6 +312,7 @@ class Exporter:
             {name: stream.stats.to_json() for name, stream in self.streams.items()},
             {name: node.to_json() for name, node in self.nodes.items()},
             self.run,
+            {"links": self.current.links.to_json(), "spans": self.current.spans.to_json()},
         )
 
     def close(self) -> None:

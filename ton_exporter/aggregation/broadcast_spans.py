@@ -11,12 +11,15 @@ away from every line of its block seen so far is another broadcast of the same b
 again much later): it opens a block of its own, measured on its own. A line of a block that settled already (a node
 far behind) opens it again too: it settles as unmeasured unless both stages come again.
 
-Blocks open at a time are bounded (MAX_OPEN): past it the oldest is settled early. Not saved across restarts.
+Blocks open at a time are bounded (MAX_OPEN): past it the oldest is settled early. The histogram and the unmeasured
+count are saved in the checkpoint; open blocks are not (a block open at a restart is measured from the lines read
+after it).
 """
 
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from ton_exporter.aggregation.buckets import BROADCAST_BLOCK_BUCKETS
 from ton_exporter.aggregation.distribution import Distribution
@@ -105,6 +108,14 @@ class BroadcastSpans:
                 self._measure(entry)
             if not entries:
                 del self.blocks[key]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seconds": self.seconds.to_json(), "unmeasured": self.unmeasured}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        if "seconds" in data:
+            self.seconds.restore(data["seconds"])
+            self.unmeasured = int(data.get("unmeasured", 0))
 
     def _measure(self, entry: OpenBlock) -> None:
         if entry.first_start < math.inf and entry.last_end > -math.inf:

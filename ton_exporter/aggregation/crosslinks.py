@@ -19,8 +19,8 @@ observed.
 
 An observation is made once, when its last piece arrives (a row or an accept, in whatever order the files are
 read). Memory is bounded: the newest MAX_BLOCKS accepted blocks per node and structure rows per run are kept,
-older ones are forgotten (a pair that completes later than that is not observed). Not saved across restarts: the
-histograms restart at 0 (a counter reset to Prometheus).
+older ones are forgotten (a pair that completes later than that is not observed). The histograms and counts are
+saved in the checkpoint; the structure and accept times are not (a pair whose pieces straddle a restart is lost).
 """
 
 from collections import Counter
@@ -204,3 +204,22 @@ class BlockLinks:
             mc = self.based_on.get(block)
             if mc is not None:
                 self._join(links, MASTER_TO_SHARD, block, (MASTERCHAIN, self.master_shard, mc), block)
+
+    # --- checkpoint: the cumulative figures only
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            name: {
+                "latencies": [[*key, d.to_json()] for key, d in links.latencies.items()],
+                "negative": dict(links.negative),
+            }
+            for name, links in self.nodes.items()
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        for name, saved in data.items():
+            links = self.node(name)
+            for kind, wc, shard, distribution in saved.get("latencies", []):
+                d = links.latencies[(str(kind), str(wc), str(shard))] = Distribution(LINK_BUCKETS)
+                d.restore(distribution)
+            links.negative.update({str(k): int(v) for k, v in saved.get("negative", {}).items()})

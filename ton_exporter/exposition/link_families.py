@@ -30,7 +30,7 @@ def link_families(runs: Sequence[tuple[str, BlockLinks]]) -> Iterator[Metric]:
     )
     for run, links in runs:
         for node, state in sorted(links.nodes.items()):
-            if not state.accepted:
+            if not state.accepted and not state.latencies:
                 continue  # a node whose files have no accepted block (text logs only): no series
             for (kind, wc, shard), d in sorted(state.latencies.items()):
                 hists[kind].add_metric([node, run, wc, shard], cumulative_buckets(d.bounds, d.counts), d.sum)
@@ -53,7 +53,7 @@ def span_families(runs: Sequence[tuple[str, BroadcastSpans]]) -> Iterator[Metric
         labels=["run"],
     )
     for run, spans in runs:
-        if spans.clocks:  # a run that read benchmark lines
+        if spans.clocks or spans.seconds.count or spans.unmeasured:  # a run that read benchmark lines
             d = spans.seconds
             hist.add_metric([run], cumulative_buckets(d.bounds, d.counts), d.sum)
             unmeasured.add_metric([run], spans.unmeasured)
