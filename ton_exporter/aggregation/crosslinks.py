@@ -29,6 +29,8 @@ from typing import Any
 
 from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
 from ton_exporter.aggregation.distribution import Distribution
+from ton_exporter.aggregation.limits import DEFAULT_MAX_SHARDS_PER_NODE
+from ton_exporter.aggregation.series_bounds import OVERFLOW
 from ton_exporter.parsers import consensus_events as ce
 from ton_exporter.parsers.errors import RecordError
 from ton_exporter.parsers.shard_ids import ShardRules
@@ -125,7 +127,10 @@ class BlockLinks:
 
     def _label(self, shard: Shard, rules: ShardRules) -> None:
         if shard not in self.labels:
-            self.labels[shard] = rules.labels(*shard)  # RecordError for a bad one: the row's structure is not used
+            workchain, label = rules.labels(*shard)  # RecordError for a bad one: the row's structure is not used
+            if len(self.labels) >= DEFAULT_MAX_SHARDS_PER_NODE:  # the shard cap of the node series, per run here
+                label = OVERFLOW
+            self.labels[shard] = (workchain, label)
 
     def _master_tops(self, seqno: int, tops: dict[Shard, int]) -> None:
         if self.tops.get(seqno) == tops:
