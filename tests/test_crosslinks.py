@@ -16,7 +16,9 @@ import pytest
 from tests.conftest import FakeWall, real_lines
 from tests.metrics_text import Samples, scrape, total
 from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
+from ton_exporter.aggregation.crosslinks import BlockLinks
 from ton_exporter.app import Exporter
+from ton_exporter.parsers.shard_ids import DEFAULT_RULES
 from ton_exporter.sources.discovery import SourcePattern
 
 Block = tuple[int, str, int]
@@ -139,3 +141,39 @@ def test_the_latencies_survive_a_restart_from_the_checkpoint(tmp_path: Path) -> 
     samples = scrape(second.registry)
     for node in (1, 2):
         check(samples, node, expected(node, structure_from=(1, 2)))
+
+
+def _id(wc: int, seqno: int) -> dict[str, object]:
+    return {"workchain": wc, "shard": "-9223372036854775808", "seqno": seqno}
+
+
+def _accept(links: BlockLinks, node: str, block: dict[str, object], slot: int, at: float) -> None:
+    candidate = {"@type": "consensus.stats.candidateReceived", "id": {"slot": slot, "hash": "h"}}
+    events = [
+        {"ts": at - 0.1, "event": {**candidate, "block": {"@type": "consensus.stats.block", "id": block}}},
+        {"ts": at, "event": {"@type": "consensus.stats.blockAccepted", "id": {"slot": slot, "hash": "h"}}},
+    ]
+    links.events(node, {"id": f"session{block['workchain']}", "events": events})
+
+
+def test_pairs_join_in_any_order_and_an_inverted_pair_is_counted_not_observed() -> None:
+    """Accepts before the rows, rows before the accepts: each pair once; a shard block a node accepted before the
+    masterchain block it is based on (a negative latency) goes to the inversions."""
+    links = BlockLinks()
+    _accept(links, "n", _id(-1, 10), 10, 100.0)
+    _accept(links, "n", _id(0, 5), 5, 100.5)  # based on mc 10: +0.5
+    _accept(links, "n", _id(0, 6), 6, 99.0)  # based on mc 10, accepted before it: inverted
+    for seqno, tops in ((10, 4), (11, 6)):
+        config = [_id(0, tops)]
+        links.collated({"block_id": _id(-1, seqno), "block_stats": {"shard_configuration": config}}, DEFAULT_RULES)
+    for seqno in (5, 6):
+        links.collated({"block_id": _id(0, seqno), "block_stats": {"mc_block_id": _id(-1, 10)}}, DEFAULT_RULES)
+    _accept(links, "n", _id(-1, 11), 11, 101.0)  # newly includes shard 5 and 6: +0.5 and +2.0
+    node = links.nodes["n"]
+    master_to_shard = node.latencies[("master_to_shard", "0", "8000000000000000")]
+    shard_to_master = node.latencies[("shard_to_master", "0", "8000000000000000")]
+    assert master_to_shard.count == 1
+    assert master_to_shard.sum == pytest.approx(0.5)
+    assert shard_to_master.count == 2
+    assert shard_to_master.sum == pytest.approx(2.5)
+    assert node.negative == {"master_to_shard": 1}
