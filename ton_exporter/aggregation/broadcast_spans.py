@@ -31,7 +31,7 @@ QUIET_SECONDS = 5.0  # wall time without a line from a node: it has caught up an
 MAX_OPEN = 10_000
 
 SPAN = re.compile(
-    rb"(?m)^(?:\x1b\[[0-9;]*m)?\[ *-?\d+\]\[t *\d+\]\[(" + _TIME + rb")\]\[[^\]:\t\n]+:\d+\]"
+    rb"(?:\x1b\[[0-9;]*m)?\[ *-?\d+\]\[t *\d+\]\[(" + _TIME + rb")\]\[[^\]:\t\n]+:\d+\]"
     rb"(?:\[#[^\t\n]*?\])?(?:\[![^\t\n]*?\])?(?:\[&[^\t\n]*?\])?\tBroadcast_benchmark ([^\s\x1b]+) "
     rb"block_id=([^\s\x1b]+)(?: called_from=[^\s\x1b]+)? time_sec=(\d+\.\d+) "
 )
@@ -62,11 +62,9 @@ class BroadcastSpans:
         """The benchmark lines of a block of whole lines (called once per line: the pipeline's leaves)."""
         if bb.MARKER not in block:
             return
-        found = SPAN.findall(block)
-        if len(found) == block.count(bb.MARKER):
-            records = [(parse_timestamp(t), op.decode(), bid.decode(), float(s)) for t, op, bid, s in found]
-        else:  # a line of another shape (colour codes inside, a marker in another message): one by one
-            records = list(_one_by_one(block))
+        records = _matched(block)
+        if records is None:  # a line of another shape (colour codes inside, a marker in another message): one by one
+            records = _one_by_one(block)
         newest = self.clocks.get(node, (-math.inf, 0.0))[0]
         for end, op, block_id, seconds in records:
             stage = bb.stage_of(op)
@@ -122,6 +120,22 @@ class BroadcastSpans:
             self.seconds.observe(entry.last_end - entry.first_start)
         else:
             self.unmeasured += 1
+
+
+def _matched(block: bytes) -> list[tuple[float, str, str, float]] | None:
+    """Each benchmark line's fields, matched at the start of the line of each marker (the marker is rare, so this
+    looks at a few lines of a block, not all), or None if one of them has another shape."""
+    out = []
+    position = 0
+    while (found := block.find(bb.MARKER, position)) >= 0:
+        match = SPAN.match(block, block.rfind(b"\n", 0, found) + 1)
+        if match is None:
+            return None
+        t, op, block_id, seconds = match.groups()
+        out.append((parse_timestamp(t), op.decode(), block_id.decode(), float(seconds)))
+        end = block.find(b"\n", found)
+        position = len(block) if end < 0 else end  # one record a line, as slowest-blocks reads it
+    return out
 
 
 def _one_by_one(block: bytes) -> list[tuple[float, str, str, float]]:
