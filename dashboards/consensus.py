@@ -10,6 +10,7 @@ from dashboards.common import (
     SELECT,
     quantile,
     rate,
+    select,
     window_avg,
     window_quantile,
 )
@@ -128,6 +129,13 @@ def _phase(title: str, histogram: str, description: str, catalogue_id: str) -> P
         "workchain:shard:seqno and slot)."
     )
     return Panel(title, queries, "s", text, catalogue_id=catalogue_id)
+
+
+def _link_avg(kind: str) -> str:
+    """The average of a shard/master accept latency over the rate interval; basechain blocks (the series' label)."""
+    series = f"tonex_consensus_{kind}_seconds"
+    sel = select(workchain='"0"')
+    return f"sum(rate({series}_sum{{{sel}}}[$__rate_interval])) / sum(rate({series}_count{{{sel}}}[$__rate_interval]))"
 
 
 DASHBOARD = Dashboard(
@@ -308,6 +316,28 @@ DASHBOARD = Dashboard(
                     "view keeps a histogram (tonex_consensus_network_propagation_seconds), whose buckets bound it.",
                     width=24,
                     catalogue_id="CON-08",
+                ),
+            ),
+        ),
+        Row(
+            "Shard and masterchain: accept latencies (this node's accept times)",
+            (
+                Panel(
+                    "Shard→master and master→shard latency",
+                    (
+                        Query(_link_avg("shard_to_master"), "shard→master avg"),
+                        Query(_link_avg("master_to_shard"), "master→shard avg"),
+                    ),
+                    "s",
+                    "shard→master: a masterchain block's accept time minus the accept time of each basechain block it "
+                    "newly includes (its shard_configuration against the previous masterchain block's); "
+                    "master→shard: a basechain block's accept time minus that of the masterchain block its collation "
+                    "is based on (mc_block_id). Both times are this node's own blockAccepted (no clocks compared). "
+                    "The rows saying what a block includes exist only on its collator: with one node's file, only "
+                    "the pairs it collated; central mode (every node's file in one exporter) gives them all. "
+                    "The catalogue's min and max are not drawn: histograms bound them by their buckets.",
+                    width=24,
+                    catalogue_id="CON-21/22",
                 ),
             ),
         ),

@@ -1,7 +1,8 @@
 """Text logs: Broadcast_benchmark (de)compressions and log lines by level and source file (chart catalogue LOG-*).
 
-The cross-node views of the old slowest-blocks tool (LOG-05 broadcast time per block, LOG-06 the slowest blocks)
-join lines by block id, which is never a label: `ton-exporter slowest-blocks` computes them from the logs."""
+The cross-node views of the old slowest-blocks tool join lines by block id, which is never a label: LOG-05, the
+broadcast time per block, is measured live by an exporter reading every node's text log (central mode) and drawn
+over the run; LOG-06, the slowest blocks by name, stays with `ton-exporter slowest-blocks`."""
 
 from dashboards.common import RUN
 from dashboards.model import Dashboard, Panel, Query, Row, Variable
@@ -25,7 +26,25 @@ def _p95(family: str, by: str) -> str:
     return f"histogram_quantile(0.95, {_rate(family + '_bucket', 'le, ' + by)})"
 
 
+SPAN = "tonex_broadcast_block_seconds"
+SPAN_RUN = '{run=~"$run"}[$__rate_interval]'
+
 BENCHMARKS = (
+    Panel(
+        "Block broadcast time (all nodes)",
+        (
+            Query(f"sum(rate({SPAN}_sum{SPAN_RUN})) / sum(rate({SPAN}_count{SPAN_RUN}))", "avg"),
+            Query(f"histogram_quantile(0.95, sum by (le) (rate({SPAN}_bucket{SPAN_RUN})))", "p95"),
+        ),
+        "s",
+        "Per block, its first compression start (line time - time_sec) to its last decompression end, over every "
+        "node's text log the exporter reads (central mode; with one node's log, that node's own share): what "
+        "`ton-exporter slowest-blocks` ranks, for every block, once no node has logged a line of it for 10 s. Not "
+        "by node (a block's broadcast is every node's); the block names are in slowest-blocks (LOG-06). The "
+        "catalogue's max is not drawn: the histogram bounds it by its buckets.",
+        width=24,
+        catalogue_id="LOG-05",
+    ),
     Panel(
         "(De)compression time by op",
         (Query(_p95(BB + "seconds", "op"), "p95 {{op}}"),),

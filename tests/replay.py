@@ -4,6 +4,7 @@ keep counting. Inputs read once leave every rate at 0 and every ratio NaN, and a
 import re
 import shutil
 import threading
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -58,9 +59,25 @@ class ReplayedMetricsServer:
         self.server.server_close()
 
 
+PREFIX_TIME = re.compile(rb"\]\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)([.\d]*\]\[)")
+REPEAT_SECONDS = 60  # log time between two copies of the sample: its 10 s, and 10 s for a block to settle, apart
+
+
+def shifted(content: bytes, seconds: int) -> bytes:
+    """A text log with every td prefix time `seconds` later (the fraction kept as written)."""
+
+    def later(match: re.Match[bytes]) -> bytes:
+        at = datetime.strptime(match.group(1).decode(), "%Y-%m-%d %H:%M:%S") + timedelta(seconds=seconds)
+        return b"][" + at.strftime("%Y-%m-%d %H:%M:%S").encode() + match.group(2)
+
+    return PREFIX_TIME.sub(later, content) if seconds else content
+
+
 class TextLogReplayer:
     """Copies a directory of text logs and appends every file's content to its copy again every `period`
-    seconds, as a node that keeps logging would (the lines repeat; every line still ends in one place)."""
+    seconds, as a node that keeps logging would: the lines repeat, REPEAT_SECONDS later in log time each round (a
+    block broadcast again is another broadcast, aggregation/broadcast_spans.py); every line still ends in one
+    place."""
 
     def __init__(self, source: Path, target: Path, period: float = 2.0) -> None:
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.md"))
@@ -72,10 +89,12 @@ class TextLogReplayer:
         self.thread.start()
 
     def _run(self) -> None:
+        rounds = 0
         while not self.stopped.wait(self.period):
+            rounds += 1
             for path, copy in self.files.items():
                 with copy.open("ab") as out:
-                    out.write(self.contents[path])
+                    out.write(shifted(self.contents[path], rounds * REPEAT_SECONDS))
 
     def stop(self) -> None:
         self.stopped.set()

@@ -28,7 +28,9 @@ from prometheus_client.registry import Collector
 from watchfiles import Change
 
 from ton_exporter import __version__
+from ton_exporter.aggregation.broadcast_spans import BroadcastSpans
 from ton_exporter.aggregation.consensus import ConsensusGroup
+from ton_exporter.aggregation.crosslinks import BlockLinks
 from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS, EventClock
 from ton_exporter.aggregation.limits import DEFAULT_LIMITS, Limits
 from ton_exporter.aggregation.network import NetworkConsensus
@@ -78,6 +80,8 @@ class RunNodes:
     nodes: dict[str, NodeState] = field(default_factory=dict)
     network_groups: dict[tuple[str, str], ConsensusGroup] = field(default_factory=dict)
     network: NetworkConsensus = field(init=False)
+    links: BlockLinks = field(default_factory=BlockLinks)  # shard/master accept latencies (crosslinks.py)
+    spans: BroadcastSpans = field(default_factory=BroadcastSpans)  # cross-node broadcast times (broadcast_spans.py)
     left_at: float = 0.0  # wall time the run stopped being the current one
 
     def __post_init__(self) -> None:
@@ -124,6 +128,9 @@ class Exporter:
         self.state = StateStore(state_dir) if state_dir is not None else None
         self._restored = self.state.load() if self.state is not None else None
         self._restored_run = self._restored.run if self._restored and self._restored.run is not None else run
+        if self._restored and self._restored_run == run:  # saved cross-node counters are those of the saved run
+            self.current.links.restore(self._restored.cross.get("links", {}))
+            self.current.spans.restore(self._restored.cross.get("spans", {}))
         self.tracker = FileTracker(
             sources,
             self._stream_for,
@@ -140,6 +147,8 @@ class Exporter:
             watch_mode=lambda: self.watch_mode,
             patterns=lambda: self.tracker.matched,
             networks=self._networks,
+            links=self._links,
+            spans=self._spans,
             current_nodes=lambda: list(self.nodes.values()),
             settle=self.settle_networks,
         ).concerns()
@@ -167,6 +176,12 @@ class Exporter:
 
     def _networks(self) -> list[tuple[str, dict[tuple[str, str], ConsensusGroup]]]:
         return [(self.run, self.network_groups), *((run, r.network_groups) for run, r in self.past_runs.items())]
+
+    def _links(self) -> list[tuple[str, BlockLinks]]:
+        return [(self.run, self.current.links), *((run, r.links) for run, r in self.past_runs.items())]
+
+    def _spans(self) -> list[tuple[str, BroadcastSpans]]:
+        return [(self.run, self.current.spans), *((run, r.spans) for run, r in self.past_runs.items())]
 
     def run_nodes(self, run: str) -> list[NodeState]:
         found = self.current if run == self.run else self.past_runs.get(run)
@@ -202,8 +217,11 @@ class Exporter:
             stats = FileStats(name, node_name, pattern.format)
             if self._restored and name in self._restored.streams:
                 stats.restore(self._restored.streams[name])
-            pipeline = TextLogPipeline if pattern.format == "text_log" else SessionStatsPipeline
-            stream = self.streams[name] = pipeline(self._node(node_name), stats)
+            node = self._node(node_name)
+            if pattern.format == "text_log":
+                stream = self.streams[name] = TextLogPipeline(node, stats, lambda: self.current.spans)
+            else:
+                stream = self.streams[name] = SessionStatsPipeline(node, stats, lambda: self.current.links)
         return stream
 
     def _node(self, node_name: str) -> NodeState:
@@ -234,6 +252,7 @@ class Exporter:
             for run in (self.current, *self.past_runs.values()):
                 run.network.settle()
                 run.retire_network_groups()
+                run.spans.settle(self.wall())
 
     async def poll_forever(self, poll_interval: float, use_inotify: bool = True) -> None:
         """Read on every wake-up; look for new files when something other than an open file changed, and every
@@ -293,6 +312,7 @@ class Exporter:
             {name: stream.stats.to_json() for name, stream in self.streams.items()},
             {name: node.to_json() for name, node in self.nodes.items()},
             self.run,
+            {"links": self.current.links.to_json(), "spans": self.current.spans.to_json()},
         )
 
     def close(self) -> None:

@@ -43,6 +43,8 @@ class Checkpoint:
     streams: dict[str, dict[str, Any]]
     nodes: dict[str, dict[str, Any]]
     run: str | None = None  # the run the node counters belong to (absent in older checkpoints)
+    # the run's cross-node counters (crosslinks.py, broadcast_spans.py); absent in older checkpoints
+    cross: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -52,6 +54,7 @@ class Checkpoint:
             "streams": self.streams,
             "nodes": self.nodes,
             "run": self.run,
+            "cross": self.cross,
         }
 
     @classmethod
@@ -64,7 +67,10 @@ class Checkpoint:
         run = data.get("run")
         if run is not None and not isinstance(run, str):
             raise ValueError("checkpoint run of the wrong type")
-        return cls([KnownFile.from_json(f) for f in files], streams, nodes, run)
+        cross = data.get("cross", {})
+        if not isinstance(cross, dict):
+            raise ValueError("checkpoint cross-node section of the wrong type")
+        return cls([KnownFile.from_json(f) for f in files], streams, nodes, run, cross)
 
 
 @dataclass

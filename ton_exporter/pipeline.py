@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from ton_exporter.aggregation.crosslinks import BlockLinks
 from ton_exporter.aggregation.measures import COLLATED, VALIDATED
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.parsers import consensus_events, record_types
@@ -24,9 +25,10 @@ _JSONDecodeError = orjson.JSONDecodeError
 
 
 class SessionStatsPipeline:
-    def __init__(self, node: NodeState, stats: FileStats) -> None:
+    def __init__(self, node: NodeState, stats: FileStats, links: Callable[[], BlockLinks] | None = None) -> None:
         self.node = node
         self.stats = stats
+        self._links = links  # the current run's block structure and accept times (crosslinks.py), if kept
         self._handlers: dict[str, Callable[[dict[str, Any], int | None, int], float]] = {
             record_types.COLLATED_BLOCK: self._collated,
             record_types.VALIDATED_BLOCK: self._validated,
@@ -89,6 +91,8 @@ class SessionStatsPipeline:
     def _collated(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
         row = collated_row(record, self.stats, offset, self.node.limits.rules)
         self.node.add_block(COLLATED, row, oldest_window)
+        if self._links is not None:
+            self._links().collated(record, self.node.limits.rules)
         return row.time
 
     def _validated(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
@@ -97,7 +101,10 @@ class SessionStatsPipeline:
         return row.time
 
     def _consensus(self, record: dict[str, Any], oldest_window: int | None, offset: int) -> float:
-        return self.node.consensus.add_batch(consensus_events.batch(record), oldest_window)
+        t = self.node.consensus.add_batch(consensus_events.batch(record), oldest_window)
+        if self._links is not None:
+            self._links().events(self.node.name, record)
+        return t
 
 
 @contextmanager

@@ -24,9 +24,11 @@ line by line.
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from itertools import groupby
 from operator import itemgetter
 
+from ton_exporter.aggregation.broadcast_spans import BroadcastSpans
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.aggregation.series_bounds import OTHER
 from ton_exporter.aggregation.text_log import BenchmarkKey, TextLogState
@@ -52,9 +54,10 @@ LINE_BY_LINE = 32  # blocks this small that the fast path cannot take are walked
 
 
 class TextLogPipeline:
-    def __init__(self, node: NodeState, stats: FileStats) -> None:
+    def __init__(self, node: NodeState, stats: FileStats, spans: Callable[[], BroadcastSpans] | None = None) -> None:
         self.node = node  # replaced when the run label switches (app.py)
         self.stats = stats
+        self._spans = spans  # the current run's cross-node broadcast times (broadcast_spans.py), if kept
         self.entry_open = False  # whether the last line read may continue on the next one
         self._line_labels: dict[tuple[bytes, bytes], tuple[str, str]] = {}
         self._bench_labels: dict[tuple[bytes, bytes, bytes], BenchmarkKey] = {}
@@ -72,6 +75,7 @@ class TextLogPipeline:
         self.node.touch()
         block = b"\n".join(lines)
         if _is_utf8(block) and self._feed_block(block, len(lines)):
+            self._feed_spans(block)
             self.stats.lines_parsed += len(lines)
             self.entry_open = not lines[-1].endswith(COLOUR_END)
             last = PREFIX.match(strip_colour(lines[-1]))
@@ -79,10 +83,16 @@ class TextLogPipeline:
                 self._saw_time(last.group(3))
         elif len(lines) <= LINE_BY_LINE:
             self._feed_lines(offset, lines)
+            self._feed_spans(block)
         else:
             half = len(lines) // 2
             self.feed(offset, lines[:half])
             self.feed(offset + sum(map(len, lines[:half])) + half, lines[half:])
+
+    def _feed_spans(self, block: bytes) -> None:
+        """The run's cross-node broadcast times; once per line (from the leaves of `feed`)."""
+        if self._spans is not None and _BENCH_AT_MESSAGE in block:
+            self._spans().feed(self.node.name, block, self.node.clock.wall())
 
     def _feed_block(self, block: bytes, n_lines: int) -> bool:
         """The fast path: True if every line has a prefix and every benchmark message the usual shape (then all

@@ -56,3 +56,7 @@ TIMING_BUCKETS = LATENCY_BUCKETS
 
 # Compressing and sending a broadcast: tens of microseconds to tens of milliseconds; a quarter second is an outlier.
 BROADCAST_SECONDS_BUCKETS = layout(decades(-5, -1), above=(0.25, 0.5, 1.0))
+
+# A block's broadcast over the network (LOG-05): first compression start to last decompression end, over every node:
+# milliseconds on a healthy network, seconds when a node fetches the block late.
+BROADCAST_BLOCK_BUCKETS = layout(decades(-3, 1), above=(30.0, 60.0))

@@ -11,11 +11,14 @@ from collections.abc import Callable, Iterator, Sequence
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ton_exporter.aggregation.broadcast_spans import BroadcastSpans
 from ton_exporter.aggregation.consensus import ConsensusGroup
+from ton_exporter.aggregation.crosslinks import BlockLinks
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.checkpoint import StateStore
 from ton_exporter.exposition.block_families import block_families
 from ton_exporter.exposition.consensus_families import consensus_families, consensus_node_families, network_families
+from ton_exporter.exposition.link_families import link_families, span_families
 from ton_exporter.exposition.names import NAMESPACE
 from ton_exporter.exposition.scrape import ScrapeCollector
 from ton_exporter.exposition.self_families import (
@@ -43,6 +46,8 @@ class ExporterCollector(Collector):
         watch_mode: Callable[[], str] = lambda: "none",
         patterns: Callable[[], dict[str, int]] = dict,
         networks: Callable[[], NetworkView] = list,
+        links: Callable[[], Sequence[tuple[str, BlockLinks]]] = list,
+        spans: Callable[[], Sequence[tuple[str, BroadcastSpans]]] = list,
         current_nodes: Callable[[], Sequence[NodeState]] | None = None,
         settle: Callable[[], None] = lambda: None,
     ) -> None:
@@ -53,6 +58,8 @@ class ExporterCollector(Collector):
         self._watch_mode = watch_mode
         self._patterns = patterns
         self._networks = networks
+        self._links = links
+        self._spans = spans
         self._current_nodes = current_nodes or nodes
         self._settle = settle
 
@@ -62,7 +69,7 @@ class ExporterCollector(Collector):
             {
                 "blocks": lambda: block_families(self._active()),
                 "consensus": self._consensus,
-                "text_logs": lambda: text_log_families(self._active()),
+                "text_logs": lambda: (*text_log_families(self._active()), *span_families(self._spans())),
                 "bounds": lambda: bounds_families(self._current_nodes()),
                 "sources": self._sources,
                 "state": lambda: state_families(self._state) if self._state is not None else (),
@@ -90,6 +97,7 @@ class ExporterCollector(Collector):
         yield from consensus_families(self._active())
         yield from consensus_node_families([node for node in current if not node.idle()])
         yield from network_families(self._networks())
+        yield from link_families(self._links())
         yield from window_clock_families(current, nodes)
 
     def _sources(self) -> Iterator[Metric]:

@@ -38,7 +38,7 @@ LABEL_BOUNDS = {
     "category": "Fixed: the block-limit categories (underload, normal, soft, medium, hard).",
     "limit": "Fixed: bytes, gas, lt_delta, collated_data_bytes.",
     "fraction": "Fixed: the message-limit fractions of the format.",
-    "kind": "Fixed: limit-log kinds, message-queue kinds, retired block kinds.",
+    "kind": "Fixed: limit-log kinds, message-queue kinds, retired block kinds, shard_to_master/master_to_shard.",
     "result": "Fixed: valid, invalid.",
     "part": "Fixed: collate, notarize, finalize, accept.",
     "phase": "Fixed: the phases of the slot model.",
