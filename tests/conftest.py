@@ -1,9 +1,11 @@
 """Shared fixtures: the real session stats, free ports, and real binaries (never mocked)."""
 
 import gzip
+import logging
 import shutil
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,16 @@ class FakeWall:
 # Fixtures that start real binaries or processes: a test that uses one is `external` (not in ./dev test --quick)
 # even in a module whose other tests are quick.
 EXTERNAL_FIXTURES = {"live_prometheus"}
+
+
+@pytest.fixture
+def quiet_log() -> Iterator[None]:
+    """Fuzz examples each start a new file's stats, whose first reject of each reason is logged: not wanted here."""
+    logger = logging.getLogger("ton_exporter")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(level)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
