@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.ssh_fixtures"]  # client_key and sshd, shared by the SSH test modules
+
 DATA = Path(__file__).resolve().parent.parent / "ton_exporter" / "data"
 NODE1_GZ = DATA / "session-logs-node1.jsonl.gz"
 NODE2_GZ = DATA / "session-logs-node2.jsonl.gz"
