@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ton_exporter.aggregation.slots import RETIRE_SECONDS, NetworkSink, PhaseSink
+from ton_exporter.aggregation.slots import CERTIFIED, RETIRE_SECONDS, VOTED, NetworkSink, PhaseSink, Slot
 from ton_exporter.parsers import consensus_events as ce
 
 NETWORK_PHASES = ("notarize", "finalize")
@@ -50,17 +50,17 @@ class NetworkSession(NetworkSink):
         self.readers: set[int] = set()
         self.slots: dict[int, NetworkSlot] = {}
 
-    def slot(self, session: ce.Session, number: int, slot: dict[str, float]) -> None:
+    def slot(self, session: ce.Session, number: int, slot: Slot) -> None:
         merged = self.slots.get(number)
         if merged is None:
             merged = self.slots[number] = NetworkSlot()
         merged.retired_by.add(session.idx)
         for vote in NETWORK_PHASES:
-            voted = slot.get("voted:" + vote)
+            voted = slot.get(VOTED[vote])
             if voted is not None:
                 self.voters.add(session.idx)
                 merged.votes.setdefault(vote, []).append((voted, session.weight))
-            cert = slot.get("cert:" + vote)
+            cert = slot.get(CERTIFIED[vote])
             if cert is not None:
                 merged.certificates[vote] = min(cert, merged.certificates.get(vote, math.inf))
         if "collate_finished" in slot:

@@ -41,7 +41,7 @@ file at once found.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ton_exporter.parsers import consensus_events as ce
 
@@ -72,8 +72,33 @@ PHASES: tuple[str, ...] = (
     "finalization_interval",
 )
 
+# What a slot remembers, each at the first time it happened: its events, this node's votes (voted:), the
+# certificates it saw (cert:), and _last, its latest event of any kind. A typo in a key is a type error.
+Mark = Literal[
+    "received",
+    "received_own",
+    "received_remote",
+    "empty",
+    "validation_started",
+    "validation_finished",
+    "accepted",
+    "collate_started",
+    "collate_finished",
+    "collate_drifted",
+    "voted:notarize",
+    "voted:finalize",
+    "voted:skip",
+    "cert:notarize",
+    "cert:finalize",
+    "cert:skip",
+    "_last",
+]
+VOTED: dict[str, Mark] = {"notarize": "voted:notarize", "finalize": "voted:finalize", "skip": "voted:skip"}
+CERTIFIED: dict[str, Mark] = {"notarize": "cert:notarize", "finalize": "cert:finalize", "skip": "cert:skip"}
+_CERTIFICATES = frozenset(CERTIFIED.values())
+
 # Each pair-phase: (name, key of its first event, key of its second event).
-PAIRS: tuple[tuple[str, str, str], ...] = (
+PAIRS: tuple[tuple[str, Mark, Mark], ...] = (
     ("validation", "validation_started", "validation_finished"),
     ("received_to_validated", "received", "validation_finished"),
     ("notarize_vote", "received", "voted:notarize"),
@@ -84,7 +109,7 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
 )
 
 # Per-slot counts: (count name, the key whose presence counts it).
-SLOT_COUNTS: tuple[tuple[str, str], ...] = (
+SLOT_COUNTS: tuple[tuple[str, Mark], ...] = (
     ("finalized", "cert:finalize"),
     ("skipped", "cert:skip"),
     ("empty", "empty"),
@@ -97,22 +122,22 @@ SLOT_COUNTS: tuple[tuple[str, str], ...] = (
     ("cert:skip", "cert:skip"),
 )
 
-_EVENT_KEYS = {
+_EVENT_KEYS: dict[str, Mark] = {
     ce.CANDIDATE_RECEIVED: "received",
     ce.VALIDATION_STARTED: "validation_started",
     ce.VALIDATION_FINISHED: "validation_finished",
     ce.BLOCK_ACCEPTED: "accepted",
     ce.COLLATED_EMPTY: "collate_finished",  # an empty candidate ends the collation too (and counts as empty)
 }
-_VOTE_KEYS = {
-    (kind, vote_type): ("voted:" if kind == ce.VOTED else "cert:") + short
+_VOTE_KEYS: dict[tuple[str, str], Mark] = {
+    (kind, vote_type): (VOTED if kind == ce.VOTED else CERTIFIED)[short]
     for kind in (ce.VOTED, ce.CERT_OBSERVED)
     for vote_type, short in ce.VOTE_TYPES.items()
 }
 _VOTE_KINDS = frozenset((ce.VOTED, ce.CERT_OBSERVED))
-_LAST = "_last"  # latest event of any kind in the slot
+_LAST: Mark = "_last"  # latest event of any kind in the slot
 
-Slot = dict[str, float]
+Slot = dict[Mark, float]
 Names = tuple[str, str]
 """(the block as workchain:shard:seqno, the slot number): an exemplar's labels"""
 
@@ -198,7 +223,7 @@ class SessionSlots:
         if type(workchain) is int and type(seqno) is int and shard_name is not None:
             self.blocks.setdefault(number, f"{workchain}:{shard_name}:{seqno}")
 
-    def _record(self, number: Any, key: str, ts: float) -> None:
+    def _record(self, number: Any, key: Mark, ts: float) -> None:
         if type(number) is not int or number < 0:
             raise ValueError("slot")
         slot = self.slots.get(number)
@@ -239,7 +264,7 @@ class SessionSlots:
                 sink.count(name, at)
         collation = self._collation(number, slot, names)
         self._delegated(number, slot)
-        start = min((ts for key, ts in slot.items() if not key.startswith("cert:") and key != _LAST), default=last)
+        start = min((ts for key, ts in slot.items() if key not in _CERTIFICATES and key != _LAST), default=last)
         finalized = slot.get("cert:finalize")
         if finalized is not None:
             if start <= finalized:
