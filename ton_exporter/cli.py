@@ -318,15 +318,25 @@ def _default(ctx: click.Context, name: str) -> bool:
 
 
 def _check_source(source: SourcePattern) -> None:
-    """A file in a directory that does not exist is a typo, not a file to wait for; say so at once."""
-    if source.kind == "file":
+    """A file in a directory that does not exist is a typo, not a file to wait for; say so at once. A source that
+    matches nothing yet is waited for, and the log says so whatever its form (file, glob or directory)."""
+    kind = source.kind
+    if kind == "file" and source.spec.endswith("/"):  # DIR/ names a directory, never a file called DIR
+        fail(f"directory {source.spec} does not exist")
+    if kind == "file":
         path = Path(source.spec)
         if not path.parent.is_dir():
             fail(f"{path}: directory {path.parent} does not exist")
         if not path.exists():
             log.warning("file does not exist yet; waiting for it", extra={"file": str(path)})
-    elif source.kind == "glob" and not source.candidates():
+    elif kind == "glob" and not source.candidates():
         log.warning("pattern matches no file yet; waiting", extra={"pattern": source.spec})
+    elif kind == "dir" and not source.candidates():
+        log.warning(
+            "directory holds no file yet; waiting (subdirectories are not searched: name their files, "
+            "e.g. DIR/*/session-logs)",
+            extra={"directory": source.spec},
+        )
 
 
 def _run(main: "asyncio.Future[object] | object", listen_address: str) -> None:
