@@ -1,12 +1,14 @@
 """Shared fixtures: the real session stats, free ports, and real binaries (never mocked)."""
 
 import gzip
+import json
 import logging
 import shutil
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,16 @@ def real_lines(node: int) -> list[bytes]:
     """The real session-stats lines of node1 or node2 (ton_exporter/data, copied unchanged from ../shared/data)."""
     path = NODE1_GZ if node == 1 else NODE2_GZ
     return gzip.decompress(path.read_bytes()).splitlines()
+
+
+def consensus_events(lines: Iterable[bytes | str]) -> Iterator[tuple[str, float, dict[str, Any]]]:
+    """(session id, ts, event) of every event of the `consensus.stats.events` batches among session-stats lines,
+    read with json alone (tests compute their expectations from this, not from the exporter's parser)."""
+    for line in lines:
+        record = json.loads(line)
+        if record.get("@type") == "consensus.stats.events":
+            for item in record["events"]:
+                yield record["id"], item["ts"], item["event"]
 
 
 def free_port() -> int:

@@ -6,13 +6,13 @@ import json
 import shutil
 import time
 import urllib.parse
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import consensus_events
 from tests.servers import ExporterProcess, PrometheusServer, http_get, wait_until
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
@@ -62,16 +62,6 @@ def test_prometheus_returns_the_exemplar_of_the_slowest_collated_block(tmp_path:
         exporter.stop()
 
 
-def consensus_events(path: Path) -> Iterator[tuple[str, float, dict[str, Any]]]:
-    """(session id, ts, event) of every consensus event of a gzipped session-stats file, read with json alone."""
-    with gzip.open(path, "rt") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record.get("@type") == "consensus.stats.events":
-                for item in record["events"]:
-                    yield record["id"], item["ts"], item["event"]
-
-
 def block_id(block: dict[str, Any]) -> str:
     """workchain:SHARD:seqno, the shard as 16 upper-case hex digits (as the exemplar labels write it)."""
     return f"{block['workchain']}:{int(block['shard']) & 0xFFFFFFFFFFFFFFFF:016X}:{block['seqno']}"
@@ -83,7 +73,7 @@ def slowest_notarization(path: Path) -> tuple[float, str, str]:
     received: dict[tuple[str, int], float] = {}
     blocks: dict[tuple[str, int], str] = {}
     notarized: dict[tuple[str, int], float] = {}
-    for session, ts, event in consensus_events(path):
+    for session, ts, event in consensus_events(gzip.decompress(path.read_bytes()).splitlines()):
         if event["@type"] == "consensus.stats.candidateReceived":
             key = (session, event["id"]["slot"])
             received[key] = min(received.get(key, ts), ts)
@@ -107,7 +97,7 @@ def slowest_slot(path: Path) -> tuple[float, str, str]:
     start: dict[tuple[str, int], float] = {}
     finalized: dict[tuple[str, int], float] = {}
     blocks: dict[tuple[str, int], str] = {}
-    for session, ts, event in consensus_events(path):
+    for session, ts, event in consensus_events(gzip.decompress(path.read_bytes()).splitlines()):
         kind = event["@type"]
         if kind == "consensus.stats.id":
             continue
