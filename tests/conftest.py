@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.ssh_fixtures"]  # client_key and sshd, shared by the SSH test modules
-
 DATA = Path(__file__).resolve().parent.parent / "ton_exporter" / "data"
 NODE1_GZ = DATA / "session-logs-node1.jsonl.gz"
 NODE2_GZ = DATA / "session-logs-node2.jsonl.gz"
@@ -88,3 +86,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if EXTERNAL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.external)
+
+
+# The SSH fixtures live beside the OpenSSH helper; imported here (last: tests.sshd imports free_port from this
+# module) so that every SSH test module sees them.
+from tests.ssh_fixtures import client_key, sshd  # noqa: E402, F401
