@@ -1,6 +1,8 @@
 """`python -m bench`: generate inputs, run every benchmark, print figures and ratios against same-run baselines."""
 
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from bench import backfill, fleet, http_edge, live, series, textlog
@@ -11,18 +13,25 @@ OUT = Path(__file__).resolve().parent / "out"
 MB = 1024 * 1024
 
 
+def best_of(rounds: int, runs: dict[str, Callable[[], dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each run's fastest result (least `seconds`) over `rounds`, the runs interleaved so that all of them see the
+    same machine."""
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            r = run()
+            if name not in best or r["seconds"] < best[name]["seconds"]:
+                best[name] = r
+    return best
+
+
 def ingest(sizes_mb: tuple[int, ...] = (50, 200), rounds: int = 3, instruction_mb: int = 10) -> None:
     print(f"ingest: session stats, cold exporter to fully exported; best of {rounds} processes x 3 runs")
     print(f"{'file':>8} {'mode':>9} {'seconds':>8} {'MB/s':>7} {'lines/s':>9} {'peak RSS':>9}")
     for size in sizes_mb:
         path = generate(OUT / f"session-stats-{size}mb.jsonl", size * MB)
         file_mb = path.stat().st_size / MB
-        best: dict[str, dict[str, float]] = {}
-        for _ in range(rounds):  # interleaved, so both modes see the same machine
-            for mode in ("orjson", "exporter"):
-                r = measure(mode, path)
-                if mode not in best or r["seconds"] < best[mode]["seconds"]:
-                    best[mode] = r
+        best = best_of(rounds, {mode: partial(measure, mode, path) for mode in ("orjson", "exporter")})
         for mode, r in best.items():
             print(
                 f"{file_mb:>6.0f}MB {mode:>9} {r['seconds']:>8.2f} {file_mb / r['seconds']:>7.1f} "
@@ -80,12 +89,8 @@ def textlogs(blocks: int = 50_000, rounds: int = 3) -> None:
     for label, path in textlog.logs(OUT / "text-logs", blocks).items():
         lines = textlog.count_lines(path)
         size_mb = path.stat().st_size / MB
-        best: dict[str, dict[str, float]] = {}
-        for _ in range(rounds):
-            for tool, command in textlog.commands(path).items():
-                r = textlog.run(command)
-                if tool not in best or r["seconds"] < best[tool]["seconds"]:
-                    best[tool] = r
+        commands = textlog.commands(path)
+        best = best_of(rounds, {tool: partial(textlog.run, command) for tool, command in commands.items()})
         for tool, r in best.items():
             print(
                 f"{label:>17} {tool:>8} {lines:>8} {size_mb:>5.0f} {r['seconds']:>8.2f} {r['cpu']:>6.2f} "

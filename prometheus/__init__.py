@@ -1,1 +1,1 @@
-"""The Prometheus and Alertmanager bundle: configs, rules generated from thresholds.yml (generate.py), rule tests."""
+"""The Prometheus and Alertmanager bundle: configs, rules generated from thresholds.yml (generate/), rule tests."""

@@ -1,10 +1,14 @@
 """Shared fixtures: the real session stats, free ports, and real binaries (never mocked)."""
 
 import gzip
+import json
+import logging
 import shutil
 import socket
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +21,16 @@ def real_lines(node: int) -> list[bytes]:
     """The real session-stats lines of node1 or node2 (ton_exporter/data, copied unchanged from ../shared/data)."""
     path = NODE1_GZ if node == 1 else NODE2_GZ
     return gzip.decompress(path.read_bytes()).splitlines()
+
+
+def consensus_events(lines: Iterable[bytes | str]) -> Iterator[tuple[str, float, dict[str, Any]]]:
+    """(session id, ts, event) of every event of the `consensus.stats.events` batches among session-stats lines,
+    read with json alone (tests compute their expectations from this, not from the exporter's parser)."""
+    for line in lines:
+        record = json.loads(line)
+        if record.get("@type") == "consensus.stats.events":
+            for item in record["events"]:
+                yield record["id"], item["ts"], item["event"]
 
 
 def free_port() -> int:
@@ -58,7 +72,22 @@ class FakeWall:
 EXTERNAL_FIXTURES = {"live_prometheus"}
 
 
+@pytest.fixture
+def quiet_log() -> Iterator[None]:
+    """Fuzz examples each start a new file's stats, whose first reject of each reason is logged: not wanted here."""
+    logger = logging.getLogger("ton_exporter")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(level)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if EXTERNAL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.external)
+
+
+# The SSH fixtures live beside the OpenSSH helper; imported here (last: tests.sshd imports free_port from this
+# module) so that every SSH test module sees them.
+from tests.ssh_fixtures import client_key, sshd  # noqa: E402, F401

@@ -5,8 +5,9 @@ import re
 import shutil
 import threading
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.servers import MetricsStandIn
 
 # Sample lines of cumulative series: their values grow with every scrape; gauges stay as written.
 CUMULATIVE = re.compile(rb"^(\w+(?:_total|_bucket|_sum|_count))(\{[^}]*\})? (\S+)$")
@@ -26,37 +27,19 @@ def advanced(text: bytes, copies: int) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
-class ReplayedMetricsServer:
+class ReplayedMetricsServer(MetricsStandIn):
     """The engine stand-in, replayed: scrape N answers the fixture's counters times N."""
 
     def __init__(self, text: bytes) -> None:
         scrapes = [0]
         lock = threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path != "/metrics":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                with lock:
-                    scrapes[0] += 1
-                    body = advanced(text, scrapes[0])
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.end_headers()
-                self.wfile.write(body)
+        def body() -> bytes:
+            with lock:
+                scrapes[0] += 1
+                return advanced(text, scrapes[0])
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(body)
 
 
 PREFIX_TIME = re.compile(rb"\]\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)([.\d]*\]\[)")

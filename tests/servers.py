@@ -141,17 +141,18 @@ class PrometheusServer(Process):
         wait_until(check, timeout, f"{expr} == {expected} (now {self.values(expr)})")
 
 
-class StaticMetricsServer:
-    """Serves one fixed /metrics text on loopback: a stand-in for an endpoint no test can run (the engine's)."""
+class MetricsStandIn:
+    """Serves /metrics on loopback, whatever `body()` returns at each scrape: a stand-in for an endpoint no test
+    can run (the engine's). Every other path is 404."""
 
-    def __init__(self, text: bytes) -> None:
+    def __init__(self, body: Callable[[], bytes]) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 self.send_response(200 if self.path == "/metrics" else 404)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.end_headers()
                 if self.path == "/metrics":
-                    self.wfile.write(text)
+                    self.wfile.write(body())
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -163,6 +164,13 @@ class StaticMetricsServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class StaticMetricsServer(MetricsStandIn):
+    """One fixed /metrics text."""
+
+    def __init__(self, text: bytes) -> None:
+        super().__init__(lambda: text)
 
 
 class DaemonProcess(Process):

@@ -12,6 +12,7 @@ import pytest
 from tests.metrics_text import Samples, parse, total, value
 from tests.servers import ExporterProcess, http_get, wait_until
 from ton_exporter.cli import cli
+from ton_exporter.config import load_config
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
 
@@ -52,6 +53,8 @@ def test_help_explains_every_option(command: list[str]) -> None:
         (["serve", "--session-logs", "x", "--bogus"], "No such option '--bogus'"),
         (["serve"], "Missing option '--session-logs'"),
         (["serve", "--session-logs", "/no/such/dir/session-logs"], "directory /no/such/dir does not exist"),
+        (["serve", "--session-logs", "/no/such/dir/"], "directory /no/such/dir/ does not exist"),
+        (["serve", "--text-log", "node1=/no/such/dir/"], "directory /no/such/dir/ does not exist"),
         (["serve", "--session-logs", "x", "--window.lateness", "-5"], "--window.lateness"),
         (["serve", "--session-logs", "x", "--web.listen-address", "nonsense"], "HOST:PORT"),
         (["serve", "--session-logs", "x", "--web.listen-address", "256.1.1.1:18771"], "cannot listen on 256.1.1.1"),
@@ -68,6 +71,31 @@ def test_mistakes_give_one_clear_line_and_exit_2(args: list[str], message: str) 
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("ton-exporter: error: ")
     assert message in lines[0]
+
+
+def test_a_directory_holding_only_subdirectories_is_waited_for_and_the_log_says_so(tmp_path: Path) -> None:
+    (tmp_path / "net" / "node1").mkdir(parents=True)
+    exporter = ExporterProcess(tmp_path, ["serve", "--session-logs", str(tmp_path / "net")])
+    try:
+        warning = [line for line in exporter.output().splitlines() if "level=warning" in line]
+        assert len(warning) == 1, exporter.output()
+        assert 'msg="directory holds no file yet; waiting (subdirectories are not searched' in warning[0]
+        assert f"directory={tmp_path / 'net'}" in warning[0]
+    finally:
+        exporter.stop()
+
+
+@pytest.mark.parametrize("command", [["run", "start", "r1"], ["daemon"]])
+def test_a_missing_config_yaml_is_said_with_a_minimal_one_that_loads(tmp_path: Path, command: list[str]) -> None:
+    result = run(*command, "--dir", str(tmp_path))
+    assert result.returncode == 2
+    first, *example = result.stderr.rstrip("\n").splitlines()
+    assert first.startswith("ton-exporter: error: ")
+    assert f"there is no {tmp_path / 'config.yaml'}; write one, for example (schema: docs/runs.md" in first
+    (tmp_path / "config.yaml").write_text("\n".join(line.removeprefix("    ") for line in example) + "\n")
+    config = load_config(tmp_path / "config.yaml")
+    assert (config.host, config.port) == ("127.0.0.1", 10056)
+    assert config.sources == (str(tmp_path.parent / "net" / "node*" / "session-logs"),)
 
 
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import FakeWall, real_lines
+from tests.conftest import FakeWall, consensus_events, real_lines
 from tests.metrics_text import Samples, scrape, total, value
 from tests.servers import ExporterProcess, PrometheusServer, wait_until
 from ton_exporter.app import Exporter
@@ -28,20 +28,15 @@ VOTE = {"consensus.simplex.notarizeVote": "notarize", "consensus.simplex.finaliz
 def slot_events(node: int) -> dict[tuple[str, int], dict[str, float]]:
     """(session, slot) -> the time of each event kind, from the raw JSON."""
     slots: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
-    for line in real_lines(node):
-        record = orjson.loads(line)
-        if record["@type"] != "consensus.stats.events":
-            continue
-        for item in record["events"]:
-            event, ts = item["event"], item["ts"]
-            kind = event["@type"].rsplit(".", 1)[1]
-            if kind in ("voted", "certObserved"):
-                vote = event["vote"]
-                slots[(record["id"], vote["id"]["slot"])][f"{kind}:{VOTE[vote['@type']]}"] = ts
-            elif kind == "collateStarted":
-                slots[(record["id"], event["target_slot"])].setdefault(kind, ts)
-            elif "id" in event and isinstance(event["id"], dict):
-                slots[(record["id"], event["id"]["slot"])].setdefault(kind, ts)
+    for session, ts, event in consensus_events(real_lines(node)):
+        kind = event["@type"].rsplit(".", 1)[1]
+        if kind in ("voted", "certObserved"):
+            vote = event["vote"]
+            slots[(session, vote["id"]["slot"])][f"{kind}:{VOTE[vote['@type']]}"] = ts
+        elif kind == "collateStarted":
+            slots[(session, event["target_slot"])].setdefault(kind, ts)
+        elif "id" in event and isinstance(event["id"], dict):
+            slots[(session, event["id"]["slot"])].setdefault(kind, ts)
     return slots
 
 
@@ -317,16 +312,11 @@ def slot_events_of(slot: int) -> dict[str, float]:
 def candidate_receipts(node: int) -> dict[tuple[str, int], dict[bool, float]]:
     """(session, slot) -> is_collator -> the earliest candidateReceived of that kind, from the raw JSON."""
     out: dict[tuple[str, int], dict[bool, float]] = defaultdict(dict)
-    for line in real_lines(node):
-        record = orjson.loads(line)
-        if record["@type"] != "consensus.stats.events":
-            continue
-        for item in record["events"]:
-            event = item["event"]
-            if event["@type"] == "consensus.stats.candidateReceived":
-                kinds = out[(record["id"], event["id"]["slot"])]
-                own = event["is_collator"] is True
-                kinds[own] = min(kinds.get(own, item["ts"]), item["ts"])
+    for session, ts, event in consensus_events(real_lines(node)):
+        if event["@type"] == "consensus.stats.candidateReceived":
+            kinds = out[(session, event["id"]["slot"])]
+            own = event["is_collator"] is True
+            kinds[own] = min(kinds.get(own, ts), ts)
     return out
 
 

@@ -8,9 +8,11 @@ import time
 import urllib.parse
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.conftest import consensus_events
 from tests.servers import ExporterProcess, PrometheusServer, http_get, wait_until
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
@@ -60,32 +62,30 @@ def test_prometheus_returns_the_exemplar_of_the_slowest_collated_block(tmp_path:
         exporter.stop()
 
 
+def block_id(block: dict[str, Any]) -> str:
+    """workchain:SHARD:seqno, the shard as 16 upper-case hex digits (as the exemplar labels write it)."""
+    return f"{block['workchain']}:{int(block['shard']) & 0xFFFFFFFFFFFFFFFF:016X}:{block['seqno']}"
+
+
 def slowest_notarization(path: Path) -> tuple[float, str, str]:
     """The slot whose candidateReceived -> notarize certificate took longest, read with json alone: per
     (session, slot) the earliest candidateReceived (and the block it names) and the earliest notarize certificate."""
     received: dict[tuple[str, int], float] = {}
     blocks: dict[tuple[str, int], str] = {}
     notarized: dict[tuple[str, int], float] = {}
-    with gzip.open(path, "rt") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record.get("@type") != "consensus.stats.events":
-                continue
-            for item in record["events"]:
-                ts, event = item["ts"], item["event"]
-                if event["@type"] == "consensus.stats.candidateReceived":
-                    key = (record["id"], event["id"]["slot"])
-                    received[key] = min(received.get(key, ts), ts)
-                    block = event["block"].get("id")
-                    if block is not None and key not in blocks:
-                        shard = f"{int(block['shard']) & 0xFFFFFFFFFFFFFFFF:016X}"
-                        blocks[key] = f"{block['workchain']}:{shard}:{block['seqno']}"
-                elif (
-                    event["@type"] == "consensus.simplex.stats.certObserved"
-                    and event["vote"]["@type"] == "consensus.simplex.notarizeVote"
-                ):
-                    key = (record["id"], event["vote"]["id"]["slot"])
-                    notarized[key] = min(notarized.get(key, ts), ts)
+    for session, ts, event in consensus_events(gzip.decompress(path.read_bytes()).splitlines()):
+        if event["@type"] == "consensus.stats.candidateReceived":
+            key = (session, event["id"]["slot"])
+            received[key] = min(received.get(key, ts), ts)
+            block = event["block"].get("id")
+            if block is not None and key not in blocks:
+                blocks[key] = block_id(block)
+        elif (
+            event["@type"] == "consensus.simplex.stats.certObserved"
+            and event["vote"]["@type"] == "consensus.simplex.notarizeVote"
+        ):
+            key = (session, event["vote"]["id"]["slot"])
+            notarized[key] = min(notarized.get(key, ts), ts)
     durations = [(notarized[k] - received[k], k) for k in received if k in notarized and k in blocks]
     seconds, (_, slot) = max(durations)
     return seconds, blocks[(_, slot)], str(slot)
@@ -97,33 +97,26 @@ def slowest_slot(path: Path) -> tuple[float, str, str]:
     start: dict[tuple[str, int], float] = {}
     finalized: dict[tuple[str, int], float] = {}
     blocks: dict[tuple[str, int], str] = {}
-    with gzip.open(path, "rt") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record.get("@type") != "consensus.stats.events":
-                continue
-            for item in record["events"]:
-                ts, event = item["ts"], item["event"]
-                kind = event["@type"]
-                if kind == "consensus.stats.id":
-                    continue
-                if "vote" in event:
-                    vote = event["vote"]
-                    slot = vote["slot"] if "slot" in vote else vote["id"]["slot"]
-                elif "target_slot" in event:
-                    slot = event["target_slot"]
-                else:
-                    slot = event["id"]["slot"]
-                key = (record["id"], slot)
-                if kind == "consensus.simplex.stats.certObserved":
-                    if event["vote"]["@type"] == "consensus.simplex.finalizeVote":
-                        finalized[key] = min(finalized.get(key, ts), ts)
-                    continue
-                start[key] = min(start.get(key, ts), ts)
-                block = event.get("block", {}).get("id") if kind.endswith("candidateReceived") else None
-                if block is not None and key not in blocks:
-                    shard = f"{int(block['shard']) & 0xFFFFFFFFFFFFFFFF:016X}"
-                    blocks[key] = f"{block['workchain']}:{shard}:{block['seqno']}"
+    for session, ts, event in consensus_events(gzip.decompress(path.read_bytes()).splitlines()):
+        kind = event["@type"]
+        if kind == "consensus.stats.id":
+            continue
+        if "vote" in event:
+            vote = event["vote"]
+            slot = vote["slot"] if "slot" in vote else vote["id"]["slot"]
+        elif "target_slot" in event:
+            slot = event["target_slot"]
+        else:
+            slot = event["id"]["slot"]
+        key = (session, slot)
+        if kind == "consensus.simplex.stats.certObserved":
+            if event["vote"]["@type"] == "consensus.simplex.finalizeVote":
+                finalized[key] = min(finalized.get(key, ts), ts)
+            continue
+        start[key] = min(start.get(key, ts), ts)
+        block = event.get("block", {}).get("id") if kind.endswith("candidateReceived") else None
+        if block is not None and key not in blocks:
+            blocks[key] = block_id(block)
     durations = [(finalized[k] - start[k], k) for k in finalized if k in start and k in blocks]
     seconds, key = max(durations)
     return seconds, blocks[key], str(key[1])

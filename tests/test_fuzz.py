@@ -6,17 +6,16 @@ or rejected (counted by reason). Each example is a batch of 10 to 30 lines, so t
 """
 
 import json
-import logging
 import random
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import real_lines
+from tests.fuzzing import FUZZ, Mutation, flip, insert, truncate
 from ton_exporter.aggregation.event_clock import EventClock
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.exposition.collector import ExporterCollector
@@ -24,25 +23,9 @@ from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.file_stats import FileStats
 from ton_exporter.sources.line_splitter import LineSplitter
 
-pytestmark = pytest.mark.slow  # thousands of generated inputs: not in ./dev test --quick
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quiet_log")]  # slow: not in ./dev test --quick
 
 REAL = real_lines(1) + real_lines(2)
-FUZZ = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-
-@pytest.fixture(autouse=True)
-def quiet() -> Iterator[None]:
-    """Each example starts a new file's stats, whose first reject of each reason is logged: not wanted here."""
-    logger = logging.getLogger("ton_exporter")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
 
 
 def run_lines(stream: bytes, chunks: list[int], max_line: int = 1 << 20, render: bool = False) -> tuple[FileStats, int]:
@@ -88,20 +71,6 @@ def test_arbitrary_bytes(lines: list[bytes], chunks: list[int]) -> None:
     stream = b"\n".join(lines) + b"\n"
     stats, handed_out = run_lines(stream, chunks, max_line=200)
     assert_every_line_accounted(stats, handed_out, stream.count(b"\n"))
-
-
-def _flip(line: bytes, rng: random.Random) -> bytes:
-    position = rng.randrange(len(line))
-    return line[:position] + bytes([rng.randrange(256)]) + line[position + 1 :]
-
-
-def _cut(line: bytes, rng: random.Random) -> bytes:
-    return line[: rng.randrange(len(line) + 1)]
-
-
-def _insert(line: bytes, rng: random.Random) -> bytes:
-    position = rng.randrange(len(line) + 1)
-    return line[:position] + rng.randbytes(rng.randrange(1, 21)) + line[position:]
 
 
 ODD_VALUES: list[Any] = [
@@ -162,7 +131,7 @@ def _json_edit(line: bytes, rng: random.Random) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode()  # json: integers beyond 64 bits too
 
 
-MUTATIONS: list[Callable[[bytes, random.Random], bytes]] = [_flip, _cut, _insert, _json_edit, _json_edit]
+MUTATIONS: list[Mutation] = [flip, truncate, insert, _json_edit, _json_edit]
 
 
 @settings(FUZZ, max_examples=EXAMPLES)

@@ -2,15 +2,14 @@
 in exactly one place (parsed or rejected by reason), and the bulk path, whatever the block boundaries, counts
 exactly what walking the lines one by one counts. 1,000 examples of 10 to 60 lines: about 35,000 lines."""
 
-import logging
 import random
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fuzzing import FUZZ, Mutation, flip, truncate
 from ton_exporter.aggregation.event_clock import EventClock
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.sources.file_stats import FileStats
@@ -19,25 +18,7 @@ from ton_exporter.text_log_pipeline import TextLogPipeline
 SAMPLE = Path(__file__).parent / "fixtures" / "text-logs"
 LINES = [line for path in sorted(SAMPLE.glob("node*/log*")) for line in path.read_bytes().split(b"\n")[:-1]]
 BENCHMARKS = [line for line in LINES if b"Broadcast_benchmark" in line]
-FUZZ = settings(deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture(autouse=True)
-def quiet() -> Iterator[None]:
-    logger = logging.getLogger("ton_exporter")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
-
-
-def _flip(line: bytes, rng: random.Random) -> bytes:
-    position = rng.randrange(len(line))
-    return line[:position] + bytes([rng.randrange(256)]) + line[position + 1 :]
-
-
-def _cut(line: bytes, rng: random.Random) -> bytes:
-    return line[: rng.randrange(len(line) + 1)]
+pytestmark = pytest.mark.usefixtures("quiet_log")
 
 
 def _field(line: bytes, rng: random.Random) -> bytes:
@@ -61,7 +42,7 @@ def _prefix(line: bytes, rng: random.Random) -> bytes:
     return rng.choice([tail, head.replace(b"[", b"(", 1) + tail, b"\x1b[1;3" + line, line + b"\x1b[0"])
 
 
-MUTATIONS: list[Callable[[bytes, random.Random], bytes]] = [_flip, _cut, _field, _field, _prefix]
+MUTATIONS: list[Mutation] = [flip, truncate, _field, _field, _prefix]
 
 
 def feed(lines: list[bytes], cuts: list[int], line_by_line: bool) -> tuple[NodeState, FileStats]:

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from dashboards.catalogue import DASHBOARDS
 from tests.conftest import FakeWall
 from tests.live_session import PHASES, NodeCount, continuing_records, count_node, engine_writes, rows, write_files
 from tests.replay import REPEAT_SECONDS, shifted
-from tests.servers import PrometheusServer, wait_until
+from tests.servers import MetricsStandIn, PrometheusServer, wait_until
 from ton_exporter.aggregation.buckets import BROADCAST_BLOCK_BUCKETS, BROADCAST_SECONDS_BUCKETS, TIMING_BUCKETS
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
@@ -49,31 +48,12 @@ WORKCHAINS = {"masterchain": "-1", "basechain": "0", "-1": "-1", "0": "0"}
 QUANTILE = re.compile(r'histogram_quantile\((0\.\d+)|agg="p(\d\d)"|:p(\d\d)_rate')
 
 
-class SwitchedMetricsServer:
+class SwitchedMetricsServer(MetricsStandIn):
     """Serves one exposition until `switch`, then another: an exporter that read on between two scrapes."""
 
     def __init__(self, first: bytes, then: bytes) -> None:
-        bodies = [first, then]
         self.switched = threading.Event()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(handler) -> None:  # noqa: N805 - the outer `self` is the server object
-                body = bodies[1 if self.switched.is_set() else 0]
-                handler.send_response(200)
-                handler.send_header("Content-Type", "text/plain; version=0.0.4")
-                handler.end_headers()
-                handler.wfile.write(body)
-
-            def log_message(handler, *args: object) -> None:  # noqa: N805
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(lambda: then if self.switched.is_set() else first)
 
 
 def text_logs(directory: Path, copies: int) -> str:

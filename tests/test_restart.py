@@ -26,6 +26,18 @@ def metrics(exporter: ExporterProcess) -> Samples:
     return parse(http_get(exporter.url + "/metrics")[2].decode())
 
 
+def lines_parsed(exporter: ExporterProcess) -> float:
+    return total(metrics(exporter), "tonex_source_lines_parsed_total")
+
+
+def append(log: Path, rows: list[bytes]) -> Path:
+    """Append whole lines to `log` (made with its directory if need be); the path, for chaining."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as f:
+        f.write(b"\n".join(rows) + b"\n")
+    return log
+
+
 class SlowWriter(threading.Thread):
     """Appends real rows at a few hundred lines a second, one open/write/close per line, rotating now and then."""
 
@@ -87,17 +99,14 @@ def test_sigkill_at_random_points_never_loses_or_doubles_a_line(tmp_path: Path) 
 
 
 def test_a_corrupt_state_file_is_moved_aside_and_the_start_is_a_first_one(tmp_path: Path) -> None:
-    log = tmp_path / "node1" / "session-logs"
-    log.parent.mkdir()
-    log.write_bytes(b"\n".join(ROWS[:10]) + b"\n")
+    log = append(tmp_path / "node1" / "session-logs", ROWS[:10])
     state = tmp_path / "state"
     state.mkdir()
     (state / "checkpoint.json").write_text('{"version": 1, "files": [{"dev": "x"')
     exporter = ExporterProcess(tmp_path, ["serve", "--state.dir", str(state), "--session-logs", str(log)])
     try:
-        with open(log, "ab") as f:
-            f.write(b"\n".join(ROWS[10:15]) + b"\n")
-        wait_until(lambda: total(metrics(exporter), "tonex_source_lines_parsed_total") == 5, 20, "5 new lines")
+        append(log, ROWS[10:15])
+        wait_until(lambda: lines_parsed(exporter) == 5, 20, "5 new lines")
         samples = metrics(exporter)
         assert value(samples, "tonex_state_loads_total", result="corrupt") == 1
         assert value(samples, "tonex_state_loads_total", result="restored") == 0
@@ -108,17 +117,14 @@ def test_a_corrupt_state_file_is_moved_aside_and_the_start_is_a_first_one(tmp_pa
 
 
 def test_a_clean_stop_saves_and_the_next_start_resumes(tmp_path: Path) -> None:
-    log = tmp_path / "node1" / "session-logs"
-    log.parent.mkdir()
-    log.write_bytes(b"\n".join(ROWS[:20]) + b"\n")
+    log = append(tmp_path / "node1" / "session-logs", ROWS[:20])
     exporter = start(tmp_path, log)
-    wait_until(lambda: total(metrics(exporter), "tonex_source_lines_parsed_total") == 20, 20, "20 lines")
+    wait_until(lambda: lines_parsed(exporter) == 20, 20, "20 lines")
     exporter.stop()  # SIGTERM: saves
-    with open(log, "ab") as f:
-        f.write(b"\n".join(ROWS[20:27]) + b"\n")  # written while the exporter is down
+    append(log, ROWS[20:27])  # written while the exporter is down
     exporter = start(tmp_path, log)
     try:
-        wait_until(lambda: total(metrics(exporter), "tonex_source_lines_parsed_total") == 27, 20, "27 lines")
+        wait_until(lambda: lines_parsed(exporter) == 27, 20, "27 lines")
         samples = metrics(exporter)
         assert value(samples, "tonex_state_loads_total", result="restored") == 1
         assert value(samples, "tonex_source_watcher_info", mode="inotify") == 1

@@ -72,6 +72,35 @@ def test_stage_breakdowns_show_where_the_time_went() -> None:
     assert (candidate["last_node"], candidate["decompress_seconds_max"]) == ("node2", 0.9)
 
 
+def test_each_stage_is_placed_from_the_block_s_first_compression_start() -> None:
+    first = report(LOGS, "--top", "1")["slowest"][0]
+    stages = {(s["type"], s["called_from"]): s for s in first["stages"]}
+    # the block's span ends with node3's full fetch: that stage ends where the block does (awk: 2.712413 s)
+    assert stages[("block_full", "none")]["end_offset_seconds"] == pytest.approx(2.712413, abs=2e-6)
+    assert stages[("block_full", "none")]["start_offset_seconds"] == pytest.approx(2.712413 - 0.072354, abs=2e-6)
+    assert min(s["start_offset_seconds"] for s in first["stages"] if s["compressions"]) == 0
+    for s in first["stages"]:
+        if s["span_seconds"] is not None:
+            assert s["end_offset_seconds"] - s["start_offset_seconds"] == pytest.approx(s["span_seconds"], abs=2e-6)
+    table = run(LOGS, "--top", "1").stdout
+    block_full = next(line.split() for line in table.splitlines() if line.startswith("  block_full "))
+    assert block_full[4:8] == ["2640.1", "ms", "2712.4", "ms"]  # start +, end +
+
+
+def test_signatures_fit_an_80_column_terminal_and_name_every_combination() -> None:
+    data = report(LOGS)
+    section = run(LOGS).stdout.split("\nSignatures")[1].splitlines()[1:]
+    assert section
+    assert all(len(line) <= 80 for line in section), max(section, key=len)
+    text = " ".join(section).replace(",", " ")
+    for index, s in enumerate(data["signatures"], 1):
+        assert f"S{index}  {s['blocks']} block" in text
+        for combination in s["signature"].split(" + "):
+            op, _, compression = combination.partition("/")
+            assert op in text
+            assert compression in text.split()
+
+
 def test_signatures_list_the_op_and_compression_combinations() -> None:
     data = report(LOGS)
     assert sum(s["blocks"] for s in data["signatures"]) == 10

@@ -6,7 +6,6 @@ import asyncio
 import getpass
 import random
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
@@ -18,18 +17,6 @@ from ton_exporter.config.model import RemoteNode, SshSources
 from ton_exporter.remote.connection import Backoff, ConnectError, connect
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
-
-
-@pytest.fixture
-def client_key(tmp_path: Path) -> Path:
-    return keygen(tmp_path / "id_ed25519")
-
-
-@pytest.fixture
-def sshd(tmp_path: Path, client_key: Path) -> Iterator[Sshd]:
-    server = Sshd(tmp_path / "sshd", client_key)
-    yield server
-    server.stop()
 
 
 def sources(tmp_path: Path, key: Path, known_hosts: str) -> SshSources:

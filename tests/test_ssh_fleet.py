@@ -26,11 +26,6 @@ HOSTS = int(os.environ.get("TONEX_FLEET_HOSTS", "24"))  # the issue's devnet siz
 
 
 @pytest.fixture
-def client_key(tmp_path: Path) -> Path:
-    return keygen(tmp_path / "id_ed25519")
-
-
-@pytest.fixture
 def fleet(tmp_path: Path, client_key: Path) -> Iterator[list[Sshd]]:
     servers: list[Sshd] = []
     try:

@@ -5,30 +5,17 @@ exactly once in exactly one spool file."""
 import asyncio
 import getpass
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import real_lines
-from tests.sshd import Sshd, keygen
+from tests.sshd import Sshd
 from ton_exporter.config.model import RemoteNode, SshSources
 from ton_exporter.remote.connection import connect
 from ton_exporter.remote.mirror import Spool, fetch
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
-
-
-@pytest.fixture
-def client_key(tmp_path: Path) -> Path:
-    return keygen(tmp_path / "id_ed25519")
-
-
-@pytest.fixture
-def sshd(tmp_path: Path, client_key: Path) -> Iterator[Sshd]:
-    server = Sshd(tmp_path / "sshd", client_key)
-    yield server
-    server.stop()
 
 
 def test_rotation_copytruncate_partial_lines_and_reconnect_fetch_every_byte_once(

@@ -61,11 +61,17 @@ def blocks(exporter: Exporter) -> float:
     return total(samples, "tonex_collated_blocks_total") + total(samples, "tonex_validated_blocks_total")
 
 
-def test_rename_rotation_then_a_new_file(log_path: Path) -> None:
+def reading(log_path: Path, lines: int) -> tuple[Writer, Exporter]:
+    """`lines` written, then an exporter that has read them from the start: where most scenarios begin."""
     writer = Writer(log_path)
-    writer.lines(30)
+    writer.lines(lines)
     exporter = exporter_for(str(log_path), from_start=True)
     exporter.poll_once()
+    return writer, exporter
+
+
+def test_rename_rotation_then_a_new_file(log_path: Path) -> None:
+    writer, exporter = reading(log_path, 30)
     writer.lines(7)  # written to the old file, not read yet when it is renamed
     log_path.rename(log_path.with_name("session-logs.1"))
     writer.lines(11)  # the new file
@@ -76,10 +82,7 @@ def test_rename_rotation_then_a_new_file(log_path: Path) -> None:
 
 
 def test_copytruncate(log_path: Path) -> None:
-    writer = Writer(log_path)
-    writer.lines(20)
-    exporter = exporter_for(str(log_path), from_start=True)
-    exporter.poll_once()
+    writer, exporter = reading(log_path, 20)
     writer.lines(9)  # not read yet: logrotate copies them, then empties the file
     copy = log_path.with_name("session-logs.1")
     copy.write_bytes(log_path.read_bytes())
@@ -92,10 +95,7 @@ def test_copytruncate(log_path: Path) -> None:
 
 
 def test_truncate_to_zero(log_path: Path) -> None:
-    writer = Writer(log_path)
-    writer.lines(15)
-    exporter = exporter_for(str(log_path), from_start=True)
-    exporter.poll_once()
+    writer, exporter = reading(log_path, 15)
     os.truncate(log_path, 0)
     writer.lines(20)  # more than before: the file is longer than the old offset again
     exporter.poll_once()
@@ -104,10 +104,7 @@ def test_truncate_to_zero(log_path: Path) -> None:
 
 
 def test_delete_and_recreate(log_path: Path) -> None:
-    writer = Writer(log_path)
-    writer.lines(12)
-    exporter = exporter_for(str(log_path), from_start=True)
-    exporter.poll_once()
+    writer, exporter = reading(log_path, 12)
     writer.lines(5)
     log_path.unlink()  # the exporter still holds it open and reads it to its end
     writer.lines(8)
@@ -143,10 +140,7 @@ def test_a_line_of_several_megabytes(log_path: Path) -> None:
     batch["events"] = batch["events"] * 120  # 14,520 events, about 4 MB
     big = orjson.dumps(batch)
     assert len(big) > 3_000_000
-    writer = Writer(log_path)
-    writer.lines(2)
-    exporter = exporter_for(str(log_path), from_start=True)
-    exporter.poll_once()
+    writer, exporter = reading(log_path, 2)
     for piece in range(0, len(big), 700_000):  # written in pieces, read in between
         writer.raw(big[piece : piece + 700_000])
         exporter.poll_once()
@@ -173,10 +167,7 @@ def test_a_burst_of_100k_lines(log_path: Path) -> None:
 
 
 def test_two_rotations_between_two_reads(log_path: Path) -> None:
-    writer = Writer(log_path)
-    writer.lines(10)
-    exporter = exporter_for(str(log_path), from_start=True)
-    exporter.poll_once()
+    writer, exporter = reading(log_path, 10)
     writer.lines(3)
     rotate(log_path)
     writer.lines(6)  # a file the exporter never sees at the path
@@ -198,10 +189,7 @@ def rotate(path: Path, keep: int = 5) -> None:
 
 def test_rotated_copies_are_not_read_again_after_being_closed(log_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tracker, "IDLE_CLOSE_SECONDS", 0.0)
-    writer = Writer(log_path)
-    writer.lines(10)
-    exporter = exporter_for(str(log_path), from_start=True)
-    exporter.poll_once()
+    writer, exporter = reading(log_path, 10)
     rotate(log_path)
     writer.lines(5)
     for _ in range(3):  # the rotated copy is closed, then seen again by the next looks

@@ -29,6 +29,18 @@ def test_committed_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
         assert new.read_bytes() == old.read_bytes(), f"{old}: regenerate with python -m synthetic.text_logs"
 
 
+def count(into: defaultdict[tuple[str, ...], float], name: str, labels: dict[str, str], value: float) -> None:
+    """Add one sample of mtail's or the exporter's exposition (name without _total) to what both must agree on."""
+    if name == "tonex_text_log_lines":
+        into[("line", labels["level"], labels["component"])] += value
+    elif name == "tonex_text_log_continuation_lines":
+        into[("continuation",)] += value
+    elif name == "tonex_broadcast_benchmark_seconds_count":
+        into[("benchmark", labels["op"])] += value
+    elif name == "tonex_broadcast_benchmark_compressed_bytes_sum":
+        into[("compressed_bytes",)] += value
+
+
 def test_mtail_program_counts_what_the_exporter_counts() -> None:
     mtail = require_binary("mtail")
     result = subprocess.run(
@@ -51,26 +63,13 @@ def test_mtail_program_counts_what_the_exporter_counts() -> None:
             continue
         name, value = line.split("{")[0], float(line.rsplit(" ", 1)[1])
         labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-        if name == "tonex_text_log_lines":
-            theirs[("line", level_name(int(labels["level"])), labels["component"])] += value
-        elif name == "tonex_text_log_continuation_lines":
-            theirs[("continuation",)] += value
-        elif name == "tonex_broadcast_benchmark_seconds_count":
-            theirs[("benchmark", labels["op"])] += value
-        elif name == "tonex_broadcast_benchmark_compressed_bytes_sum":
-            theirs[("compressed_bytes",)] += value
+        if name == "tonex_text_log_lines":  # mtail writes the level as a number, the exporter as a name
+            labels["level"] = level_name(int(labels["level"]))
+        count(theirs, name.removesuffix("_total"), labels, value)
 
     exporter = Exporter([SourcePattern(f"{SAMPLE}/node*/log*", None, "text_log")], from_start=True)
     exporter.poll_once()
     ours: defaultdict[tuple[str, ...], float] = defaultdict(float)
     for (name, label_set), v in scrape(exporter.registry).items():
-        labels = dict(label_set)
-        if name == "tonex_text_log_lines_total":
-            ours[("line", labels["level"], labels["component"])] += v
-        elif name == "tonex_text_log_continuation_lines_total":
-            ours[("continuation",)] += v
-        elif name == "tonex_broadcast_benchmark_seconds_count":
-            ours[("benchmark", labels["op"])] += v
-        elif name == "tonex_broadcast_benchmark_compressed_bytes_sum":
-            ours[("compressed_bytes",)] += v
+        count(ours, name.removesuffix("_total"), dict(label_set), v)
     assert theirs == ours

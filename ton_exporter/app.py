@@ -42,7 +42,7 @@ from ton_exporter.exposition.http_server import Limits as HttpLimits
 from ton_exporter.exposition.web_config import WebConfig
 from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
-from ton_exporter.sources.file_stats import FileStats
+from ton_exporter.sources.file_stats import FileStats, SourceFormat
 from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
 from ton_exporter.sources.node_names import node_name_for
 from ton_exporter.sources.tracker import FileTracker
@@ -65,7 +65,7 @@ Pipeline = SessionStatsPipeline | TextLogPipeline
 _NODE_ASSIGNMENT = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
 
 
-def parse_source(spec: str, node: str | None, format: str = "session_stats") -> SourcePattern:
+def parse_source(spec: str, node: str | None, format: SourceFormat = "session_stats") -> SourcePattern:
     """`PATH`, `GLOB`, `DIR`, or any of them as `NODE=...`; `node` (from --node) wins."""
     match = _NODE_ASSIGNMENT.match(spec)
     if match and not Path(spec).exists():

@@ -14,12 +14,19 @@ from typing import NoReturn
 import click
 
 from ton_exporter import __version__, logs
-from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.aggregation.limits import Limits
 from ton_exporter.analysis import slowest_blocks
 from ton_exporter.app import DEFAULT_LISTEN, DEFAULT_RUN, Exporter, parse_source, serve
 from ton_exporter.backfill.command import backfill_command
-from ton_exporter.cli_options import logging_options, polling_options
+from ton_exporter.cli_options import (
+    config_option,
+    logging_options,
+    path_option,
+    polling_options,
+    reading_options,
+    source_options,
+    state_dir_option,
+)
 from ton_exporter.cli_web import load_web, web_options
 from ton_exporter.compare.command import compare_command
 from ton_exporter.config import ConfigError, ExporterConfig, load_config
@@ -31,7 +38,6 @@ from ton_exporter.remote.fleet import Fleet, FleetCollector, alongside, fetch_on
 from ton_exporter.runs.commands import daemon_command, run_group
 from ton_exporter.runs.registry import RunRegistry, new_run
 from ton_exporter.sources.discovery import SourcePattern
-from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
 from ton_exporter.sources.replay import Replay, load_bundled
 
 log = logging.getLogger("ton_exporter")
@@ -80,33 +86,18 @@ def cli() -> None:
 
 
 @cli.command("serve")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="Read sources, listen address, from_start, state_dir and web_config_file from FILE (the daemon's "
+@config_option(
+    "Read sources, listen address, from_start, state_dir and web_config_file from FILE (the daemon's "
     "config.yaml schema, see docs/fleet.md) instead of --session-logs/--text-log. Flags given as well win over "
-    "the file.",
+    "the file."
 )
-@click.option(
-    "--session-logs",
-    "session_logs",
-    multiple=True,
-    metavar="[NODE=]PATH|GLOB|DIR",
-    help="Session-stats files (the engine's --session-logs; tontester's node<N>/session-logs): a file, a glob "
+@source_options(
+    "Session-stats files (the engine's --session-logs; tontester's node<N>/session-logs): a file, a glob "
     "('net/node*/session-logs') or a directory; repeat for more. Rotated copies (.1, -YYYYMMDD, .old) are "
     "followed too. The node label comes from --node, from NODE=, from a tontester directory name, or from the "
     "file name. Compressed files are read once, from the start, when the pattern names them. Files that do not "
     "exist yet are waited for.",
-)
-@click.option(
-    "--text-log",
-    "text_logs",
-    multiple=True,
-    metavar="[NODE=]PATH|GLOB|DIR",
-    help="td text logs (tontester's node<N>/log, the engine's stderr; or -l FILE with its FILE.thread<N>.log "
+    "td text logs (tontester's node<N>/log, the engine's stderr; or -l FILE with its FILE.thread<N>.log "
     "files): lines by level and component, Broadcast_benchmark histograms. Same forms and tailing as "
     "--session-logs; repeat for more. At least one --session-logs or --text-log is needed.",
 )
@@ -119,29 +110,10 @@ def cli() -> None:
     "appear later are always read from their beginning; with --state.dir, a restart resumes instead).",
 )
 @_listen_option
-@click.option(
-    "--window.lateness",
-    "lateness",
-    type=click.FloatRange(0, 600),
-    default=DEFAULT_LATENESS_SECONDS,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long after a 60 s window ends (in event time) it is complete and shown by the window gauges.",
-)
-@click.option(
-    "--max-line-bytes",
-    type=click.IntRange(1024),
-    default=DEFAULT_MAX_LINE_BYTES,
-    show_default=True,
-    help="Longer lines are dropped and counted as rejected (reason oversize_line).",
-)
-@click.option(
-    "--state.dir",
-    "state_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory for the saved state (read positions and counters), so that a restart resumes where the "
-    "exporter stopped and every line is counted once. Without it, a restart starts over as --from-start says.",
+@reading_options("How long after a 60 s window ends (in event time) it is complete and shown by the window gauges.")
+@state_dir_option(
+    "Directory for the saved state (read positions and counters), so that a restart resumes where the "
+    "exporter stopped and every line is counted once. Without it, a restart starts over as --from-start says."
 )
 @limits_options
 @web_options
@@ -218,11 +190,10 @@ def serve_command(
 
 @cli.command("demo")
 @_loopback_listen_option
-@click.option(
+@path_option(
     "--dir",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
+    kind="directory",
     help="Where the replayed files are written (node1/session-logs, node2/session-logs). Default: a temporary "
     "directory, removed on exit.",
 )
@@ -265,14 +236,8 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
 
 @cli.command("slowest-blocks")
 @click.argument("logs", nargs=-1, metavar="[NODE=]PATH|GLOB|DIR...")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="Read the text logs the configuration names (local, or fetched over SSH from every node at once) "
-    "besides LOGS.",
+@config_option(
+    "Read the text logs the configuration names (local, or fetched over SSH from every node at once) besides LOGS."
 )
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many blocks to list.")
 @click.option(
@@ -353,15 +318,25 @@ def _default(ctx: click.Context, name: str) -> bool:
 
 
 def _check_source(source: SourcePattern) -> None:
-    """A file in a directory that does not exist is a typo, not a file to wait for; say so at once."""
-    if source.kind == "file":
+    """A file in a directory that does not exist is a typo, not a file to wait for; say so at once. A source that
+    matches nothing yet is waited for, and the log says so whatever its form (file, glob or directory)."""
+    kind = source.kind
+    if kind == "file" and source.spec.endswith("/"):  # DIR/ names a directory, never a file called DIR
+        fail(f"directory {source.spec} does not exist")
+    if kind == "file":
         path = Path(source.spec)
         if not path.parent.is_dir():
             fail(f"{path}: directory {path.parent} does not exist")
         if not path.exists():
             log.warning("file does not exist yet; waiting for it", extra={"file": str(path)})
-    elif source.kind == "glob" and not source.candidates():
+    elif kind == "glob" and not source.candidates():
         log.warning("pattern matches no file yet; waiting", extra={"pattern": source.spec})
+    elif kind == "dir" and not source.candidates():
+        log.warning(
+            "directory holds no file yet; waiting (subdirectories are not searched: name their files, "
+            "e.g. DIR/*/session-logs)",
+            extra={"directory": source.spec},
+        )
 
 
 def _run(main: "asyncio.Future[object] | object", listen_address: str) -> None:

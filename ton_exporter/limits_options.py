@@ -19,6 +19,44 @@ def _workchains(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
     return found
 
 
+# The numeric bounds: (flag, parameter, type, default, metavar, help), in the order --help lists them.
+_BOUNDS: tuple[tuple[str, str, click.IntRange | click.FloatRange, float, str | None, str], ...] = (
+    (
+        "--limits.max-shard-depth",
+        "limit_shard_depth",
+        click.IntRange(0, 60),
+        lim.DEFAULT_MAX_SHARD_DEPTH,
+        None,
+        "Deepest shard prefix accepted (2^depth shards per workchain); deeper ids are rejected (bad_shard).",
+    ),
+    (
+        "--limits.max-shards-per-node",
+        "limit_shards",
+        click.IntRange(1),
+        lim.DEFAULT_MAX_SHARDS_PER_NODE,
+        None,
+        'Live (workchain, shard) groups per node; new shards past it count under shard="overflow".',
+    ),
+    (
+        "--limits.max-label-values",
+        "limit_label_values",
+        click.IntRange(1),
+        lim.DEFAULT_MAX_LABEL_VALUES,
+        None,
+        'Distinct values per node of other labels from the data (text-log component); past it: "other".',
+    ),
+    (
+        "--limits.idle-timeout",
+        "limit_idle_timeout",
+        click.FloatRange(1),
+        lim.DEFAULT_IDLE_TIMEOUT_SECONDS,
+        "SECONDS",
+        "A shard without data for this long (event time), or a node without lines (wall time), leaves "
+        "/metrics; its block counts stay in tonex_retired_blocks_total.",
+    ),
+)
+
+
 def limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Adds the flags and hands the command one `limits` argument."""
 
@@ -42,39 +80,9 @@ def limits_options(command: Callable[..., Any]) -> Callable[..., Any]:
             callback=_workchains,
             help="Workchains whose records are used; others are rejected (reason bad_workchain).",
         ),
-        click.option(
-            "--limits.max-shard-depth",
-            "limit_shard_depth",
-            type=click.IntRange(0, 60),
-            default=lim.DEFAULT_MAX_SHARD_DEPTH,
-            show_default=True,
-            help="Deepest shard prefix accepted (2^depth shards per workchain); deeper ids are rejected (bad_shard).",
-        ),
-        click.option(
-            "--limits.max-shards-per-node",
-            "limit_shards",
-            type=click.IntRange(1),
-            default=lim.DEFAULT_MAX_SHARDS_PER_NODE,
-            show_default=True,
-            help='Live (workchain, shard) groups per node; new shards past it count under shard="overflow".',
-        ),
-        click.option(
-            "--limits.max-label-values",
-            "limit_label_values",
-            type=click.IntRange(1),
-            default=lim.DEFAULT_MAX_LABEL_VALUES,
-            show_default=True,
-            help='Distinct values per node of other labels from the data (text-log component); past it: "other".',
-        ),
-        click.option(
-            "--limits.idle-timeout",
-            "limit_idle_timeout",
-            type=click.FloatRange(1),
-            default=lim.DEFAULT_IDLE_TIMEOUT_SECONDS,
-            show_default=True,
-            metavar="SECONDS",
-            help="A shard without data for this long (event time), or a node without lines (wall time), leaves "
-            "/metrics; its block counts stay in tonex_retired_blocks_total.",
+        *(
+            click.option(flag, dest, type=kind, default=default, show_default=True, metavar=metavar, help=help)
+            for flag, dest, kind, default, metavar, help in _BOUNDS
         ),
     ]
     decorated: Callable[..., Any] = wrapped

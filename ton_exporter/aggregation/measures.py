@@ -18,6 +18,7 @@ double the cost of ingesting a row, for counters no chart needs.
 """
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
 from ton_exporter.aggregation.columns import COLLATED_COLUMNS, VALIDATED_COLUMNS
@@ -47,6 +48,10 @@ LIMIT_CATEGORIES = ("underload", "normal", "soft", "medium", "hard")
 OVERLOAD_REASONS = ("none", "load", "out_msg_queue", "long_collation", "dispatch_queue")
 
 
+# The per-row mappings a sparse measure reads (see above): time_stats actions, limit log kinds, neighbour limits.
+Sparse = Literal["actions", "limit_log", "msg_limits"]
+
+
 @dataclass(frozen=True)
 class Measure:
     name: str
@@ -59,7 +64,7 @@ class Measure:
     counter: bool = False
     categories: tuple[str, ...] | None = None
     window: tuple[str, ...] = ()
-    sparse: str | None = None  # "actions" | "limit_log" | "msg_limits"
+    sparse: Sparse | None = None
 
     @property
     def full_name(self) -> str:

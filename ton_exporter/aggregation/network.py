@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ton_exporter.aggregation.slots import RETIRE_SECONDS, NetworkSink, PhaseSink
+from ton_exporter.aggregation.slots import RETIRE_SECONDS, NetworkSink, PhaseSink, Slot
 from ton_exporter.parsers import consensus_events as ce
 
 NETWORK_PHASES = ("notarize", "finalize")
@@ -57,7 +57,7 @@ class NetworkSession(NetworkSink):
         self.slots: dict[int, NetworkSlot] = {}
         self.pending: list[Handed] = []  # retired by a node, not merged yet
 
-    def slot(self, session: ce.Session, number: int, slot: dict[str, float]) -> None:
+    def slot(self, session: ce.Session, number: int, slot: Slot) -> None:
         """A node retired a slot: what the network view needs of it is kept until the next `retire`, which
         merges it only if the session has two readers by then. With one reader nothing is measured anyway (a
         vote needs two voters' files, and voters are readers), so the usual case, one node's files, costs a

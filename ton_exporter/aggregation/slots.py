@@ -43,7 +43,7 @@ file at once found.
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ton_exporter.parsers import consensus_events as ce
 
@@ -91,8 +91,33 @@ PHASES: tuple[str, ...] = (
     "finalization_interval",
 )
 
+# What a slot remembers, each at the first time it happened: its events, this node's votes (voted:), the
+# certificates it saw (cert:), and _last, its latest event of any kind. A typo in a key is a type error.
+Mark = Literal[
+    "received",
+    "received_own",
+    "received_remote",
+    "empty",
+    "validation_started",
+    "validation_finished",
+    "accepted",
+    "collate_started",
+    "collate_finished",
+    "collate_drifted",
+    "voted:notarize",
+    "voted:finalize",
+    "voted:skip",
+    "cert:notarize",
+    "cert:finalize",
+    "cert:skip",
+    "_last",
+]
+VOTED: dict[str, Mark] = {"notarize": "voted:notarize", "finalize": "voted:finalize", "skip": "voted:skip"}
+CERTIFIED: dict[str, Mark] = {"notarize": "cert:notarize", "finalize": "cert:finalize", "skip": "cert:skip"}
+_CERTIFICATES = frozenset(CERTIFIED.values())
+
 # Each pair-phase: (name, key of its first event, key of its second event).
-PAIRS: tuple[tuple[str, str, str], ...] = (
+PAIRS: tuple[tuple[str, Mark, Mark], ...] = (
     ("validation", "validation_started", "validation_finished"),
     ("received_to_validated", "received", "validation_finished"),
     ("notarize_vote", "received", "voted:notarize"),
@@ -103,7 +128,7 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
 )
 
 # Per-slot counts: (count name, the key whose presence counts it).
-SLOT_COUNTS: tuple[tuple[str, str], ...] = (
+SLOT_COUNTS: tuple[tuple[str, Mark], ...] = (
     ("finalized", "cert:finalize"),
     ("skipped", "cert:skip"),
     ("empty", "empty"),
@@ -116,7 +141,7 @@ SLOT_COUNTS: tuple[tuple[str, str], ...] = (
     ("cert:skip", "cert:skip"),
 )
 
-_EVENT_KEYS = {
+_EVENT_KEYS: dict[str, Mark] = {
     ce.CANDIDATE_RECEIVED: "received",
     ce.VALIDATION_STARTED: "validation_started",
     ce.VALIDATION_FINISHED: "validation_finished",
@@ -124,16 +149,16 @@ _EVENT_KEYS = {
     ce.COLLATED_EMPTY: "collate_finished",  # an empty candidate ends the collation too (and counts as empty)
 }
 # Vote kind -> vote type -> slot key.
-_VOTE_KEYS = {
-    kind: {vote_type: ("voted:" if kind == ce.VOTED else "cert:") + short for vote_type, short in ce.VOTE_TYPES.items()}
+_VOTE_KEYS: dict[str, dict[str, Mark]] = {
+    kind: {vote_type: (VOTED if kind == ce.VOTED else CERTIFIED)[short] for vote_type, short in ce.VOTE_TYPES.items()}
     for kind in (ce.VOTED, ce.CERT_OBSERVED)
 }
 _SKIP_KEYS = frozenset(("voted:skip", "cert:skip"))  # a skip vote names its slot directly, not by a block id
 _KNOWN_EVENTS = frozenset(ce.EVENT_TYPES)
-_LAST = "_last"  # latest event of any kind in the slot
+_LAST: Mark = "_last"  # latest event of any kind in the slot
 _NOT_START = frozenset(("cert:notarize", "cert:finalize", "cert:skip", _LAST))  # a slot starts with its own events
 
-Slot = dict[str, float]
+Slot = dict[Mark, float]
 Names = tuple[str, str]
 """(the block as workchain:shard:seqno, the slot number): an exemplar's labels"""
 
@@ -255,7 +280,7 @@ class SessionSlots:
                 if name is not None:
                     self.blocks[number] = name
 
-    def _record(self, number: Any, key: str, ts: float) -> None:
+    def _record(self, number: Any, key: Mark, ts: float) -> None:
         if type(number) is not int or number < 0:
             raise ValueError("slot")
         slot = self.slots.get(number)

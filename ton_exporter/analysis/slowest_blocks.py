@@ -172,7 +172,8 @@ class Stage:
         first, last = self.first_start, self.last_end
         return last - first if first is not None and last is not None else None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, block_start: float | None) -> dict[str, Any]:
+        """`block_start`: the block's first compression start, which the offsets count from (where its time went)."""
         last = max(self.decompressions, key=lambda r: r.end, default=None)
         original = max((r.original_size or 0 for r in self.compressions), default=0)
         return {
@@ -183,6 +184,8 @@ class Stage:
             "first_start": _iso(self.first_start),
             "last_end": _iso(self.last_end),
             "span_seconds": _round(self.span),
+            "start_offset_seconds": _round(_offset(self.first_start, block_start)),
+            "end_offset_seconds": _round(_offset(self.last_end, block_start)),
             "compress_seconds": _round(max((r.seconds for r in self.compressions), default=None)),
             "decompress_seconds_avg": _round(_mean([r.seconds for r in self.decompressions])),
             "decompress_seconds_max": _round(max((r.seconds for r in self.decompressions), default=None)),
@@ -297,7 +300,7 @@ class Report:
                     "nodes": sorted({r.node for r in block.records}),
                     "records": len(block.records),
                     "signature": block.signature,
-                    "stages": [stage.to_json() for stage in block.stages()],
+                    "stages": [stage.to_json(block.first_start) for stage in block.stages()],
                 }
                 for rank, block in enumerate(self.ranked[: self.top], 1)
             ],
@@ -313,6 +316,10 @@ def analyse(records: list[Record], inputs: Inputs, top: int) -> Report:
     blocks = [Block(key, rs) for key, rs in grouped.items()]
     blocks.sort(key=lambda b: (-(b.span if b.span is not None else -math.inf), b.first_start or math.inf, b.key))
     return Report(inputs, blocks, top)
+
+
+def _offset(t: float | None, start: float | None) -> float | None:
+    return t - start if t is not None and start is not None else None
 
 
 def _to_end(stage: Stage, statistic: Callable[[list[float]], float | None]) -> float:
@@ -359,6 +366,8 @@ CSV_COLUMNS = (
     "compressions",
     "decompressions",
     "span_seconds",
+    "start_offset_seconds",
+    "end_offset_seconds",
     "compress_seconds",
     "decompress_seconds_avg",
     "decompress_seconds_max",
@@ -418,9 +427,16 @@ def render_table(report: Report) -> str:
             )
         )
     out += _columns(rows)
+    out += [
+        "",
+        "Where each block's time went, per stage: start + and end + are its first compression start",
+        "and last decompression end, counted from the block's first compression start.",
+    ]
     for block in data["slowest"]:
         out += ["", f"#{block['rank']} {block['block_id']}"]
-        stage_rows = [("type", "called_from", "comp", "decomp", "span", "compress", "decompress avg/max", "last")]
+        stage_rows = [
+            ("type", "called_from", "comp", "decomp", "start +", "end +", "compress", "decompress avg/max", "last")
+        ]
         for s in block["stages"]:
             stage_rows.append(
                 (
@@ -428,7 +444,8 @@ def render_table(report: Report) -> str:
                     s["called_from"],
                     str(s["compressions"]),
                     str(s["decompressions"]),
-                    _ms(s["span_seconds"]),
+                    _ms(s["start_offset_seconds"]),
+                    _ms(s["end_offset_seconds"]),
                     _ms(s["compress_seconds"]),
                     f"{_ms(s['decompress_seconds_avg'])} / {_ms(s['decompress_seconds_max'])}",
                     s["last_node"] or "-",
@@ -453,10 +470,40 @@ def render_table(report: Report) -> str:
             )
         )
     out += _columns(type_rows)
-    out += ["", "Signatures (op/compression combinations a block went through)"]
+    out += ["", "Signatures (the ops a block went through, each with its compressions)"]
     for s in data["signatures"]:
-        out.append(f"{signature_ids[s['signature']]:>4} {s['blocks']:>5} blocks  {s['signature']}")
+        out.append(f"{signature_ids[s['signature']]:>4}  {s['blocks']} block{'s' if s['blocks'] != 1 else ''}")
+        out += _signature_lines(s["signature"])
     return "\n".join(out) + "\n"
+
+
+WIDTH = 80  # a terminal's columns: the signatures are wrapped to fit
+
+
+def _signature_lines(signature: str) -> list[str]:
+    """One line per op with its compressions, `op  c1, c2`; where that is wider than WIDTH, the compressions go
+    on lines of their own below the op. No combination is longer than an op and a compression name (< 80)."""
+    by_op: dict[str, list[str]] = defaultdict(list)
+    for combination in signature.split(" + "):
+        op, _, compression = combination.partition("/")
+        by_op[op].append(compression)
+    width = max(len(op) for op in by_op)
+    lines = []
+    for op, compressions in by_op.items():
+        line = f"      {op.ljust(width)}  {', '.join(compressions)}"
+        if len(line) <= WIDTH:
+            lines.append(line)
+            continue
+        lines.append(f"      {op}")
+        current = ""
+        for compression in compressions:
+            candidate = f"{current}, {compression}" if current else compression
+            if current and len(candidate) + 10 > WIDTH:
+                lines.append(f"          {current},")
+                candidate = compression
+            current = candidate
+        lines.append(f"          {current}")
+    return lines
 
 
 def _columns(rows: Sequence[Sequence[str]]) -> list[str]:

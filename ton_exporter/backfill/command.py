@@ -15,14 +15,13 @@ from typing import Any, BinaryIO
 
 import click
 
-from ton_exporter.aggregation.event_clock import DEFAULT_LATENESS_SECONDS
 from ton_exporter.app import parse_source
 from ton_exporter.backfill.driver import DEFAULT_STEP_SECONDS, Backfill, Summary
 from ton_exporter.backfill.inputs import InputError, InputFile, resolve
 from ton_exporter.backfill.openmetrics import OpenMetricsWriter
 from ton_exporter.backfill.register import register_with_daemon
+from ton_exporter.cli_options import path_option, reading_options, source_options
 from ton_exporter.runs.registry import RUN_ID, RunError, iso, new_run
-from ton_exporter.sources.line_splitter import DEFAULT_MAX_LINE_BYTES
 
 MB = 1024 * 1024
 
@@ -32,20 +31,10 @@ class BadInputError(click.ClickException):
 
 
 @click.command("backfill")
-@click.option(
-    "--session-logs",
-    "session_logs",
-    multiple=True,
-    metavar="[NODE=]PATH|GLOB|DIR",
-    help="Session-stats files of the run, plain or .gz; repeat for more (one per node, rotated copies too). The "
+@source_options(
+    "Session-stats files of the run, plain or .gz; repeat for more (one per node, rotated copies too). The "
     "node label comes from NODE=, a tontester directory name (node<N>/session-logs) or the file name.",
-)
-@click.option(
-    "--text-log",
-    "text_logs",
-    multiple=True,
-    metavar="[NODE=]PATH|GLOB|DIR",
-    help="td text logs of the run, plain or .gz; same forms as --session-logs.",
+    "td text logs of the run, plain or .gz; same forms as --session-logs.",
 )
 @click.option("--run", "run_id", required=True, help="The run label of every series (and the run's id).")
 @click.option(
@@ -54,10 +43,9 @@ class BadInputError(click.ClickException):
     default=None,
     help="Where the OpenMetrics text goes ('-': stdout). Needed unless --prometheus-data is given.",
 )
-@click.option(
+@path_option(
     "--prometheus-data",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
+    kind="directory",
     help="Also write TSDB blocks into this Prometheus data directory (promtool tsdb create-blocks-from "
     "openmetrics); a running Prometheus picks them up at its next block reload.",
 )
@@ -69,16 +57,7 @@ class BadInputError(click.ClickException):
     metavar="SECONDS",
     help="Event time between two samples, like a scrape interval.",
 )
-@click.option(
-    "--window.lateness",
-    "lateness",
-    type=click.FloatRange(0, 600),
-    default=DEFAULT_LATENESS_SECONDS,
-    show_default=True,
-    metavar="SECONDS",
-    help="As for serve: how long after a 60 s window ends (in event time) it is complete.",
-)
-@click.option("--max-line-bytes", type=click.IntRange(1024), default=DEFAULT_MAX_LINE_BYTES, show_default=True)
+@reading_options("As for serve: how long after a 60 s window ends (in event time) it is complete.")
 @click.option("--description", default="", help="What the run was about (run metadata).")
 @click.option("--branch", default="", help="Git branch the run tested.")
 @click.option("--commit", default="", help="Git commit the run tested.")
@@ -87,11 +66,10 @@ class BadInputError(click.ClickException):
 @click.option(
     "--instance", default="backfill", show_default=True, help="`instance` label of every series, as a scrape adds."
 )
-@click.option(
+@path_option(
     "--register",
     "register_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
+    kind="directory",
     help="Register the run, finished, with its time range and metadata, with the monitoring daemon of this "
     "directory (started if none runs), so that the runs API and the runs dashboard list it.",
 )

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from ton_exporter.parsers.td_prefix import PREFIX, parse_timestamp, strip_colour
 from ton_exporter.sources.discovery import SourcePattern, is_compressed
-from ton_exporter.sources.file_stats import FileStats
+from ton_exporter.sources.file_stats import FileStats, SourceFormat
 from ton_exporter.sources.line_splitter import READ_SIZE, LineSplitter
 
 MAX_JUMP_SECONDS = 86400.0
@@ -38,7 +38,7 @@ class InputError(Exception):
 class InputFile:
     path: str
     node: str | None  # NODE= of the specification, else from the path (sources/node_names.py)
-    format: str  # "session_stats" or "text_log"
+    format: SourceFormat
 
 
 def resolve(patterns: list[SourcePattern]) -> list[InputFile]:

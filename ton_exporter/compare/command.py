@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from ton_exporter.cli_options import path_option
 from ton_exporter.compare.figures import figures
 from ton_exporter.compare.judge import DEFAULT_THRESHOLDS, ThresholdsError, judge, load_thresholds
 from ton_exporter.compare.report import FORMATS
@@ -29,9 +30,9 @@ class BadInputError(click.ClickException):
     help="The candidate's session-stats files (no Prometheus).",
 )
 @click.option("--lookback", default="365d", show_default=True, help="How far back Prometheus is searched for the runs.")
-@click.option(
+@path_option(
     "--thresholds",
-    type=click.Path(dir_okay=False, path_type=Path),
+    kind="file",
     default=DEFAULT_THRESHOLDS,
     show_default=True,
     help="The alerts' thresholds.yml, whose values judge a regression.",

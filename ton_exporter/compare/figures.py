@@ -3,8 +3,9 @@
 A series with a `run` label starts with its run, so its value at the run's end is the run's total: no rate
 extrapolation, and the same numbers whether the samples come from the exporter's registry (files) or from a
 Prometheus (`last_over_time` over the run). Every figure is per workchain, aggregated over nodes the way the
-recording rules and alerts aggregate it (prometheus/generate.py): accepted blocks and skipped slots from the best
-node (max by node), transactions and latency histograms from all nodes summed, invalid blocks summed.
+recording rules and alerts aggregate it (prometheus/generate/recording.py and alerts.py): accepted blocks and
+skipped slots from the best node (max by node), transactions and latency histograms from all nodes summed,
+invalid blocks summed.
 """
 
 import math

@@ -26,6 +26,22 @@ from ton_exporter.config.model import (
 from ton_exporter.runs.registry import DEFAULT_KEEP_DAYS, DEFAULT_KEEP_RUNS, RunError, new_run
 
 CONFIG_NAME = "config.yaml"
+
+# The least a daemon's directory needs (written by hand, or by a harness): said whenever config.yaml is missing,
+# so that a new user sees how to write one. The full schema: docs/runs.md (config.yaml) and docs/fleet.md.
+MINIMAL_CONFIG = """\
+host: 127.0.0.1
+port: 10056
+sources: ['../net/node*/session-logs']   # session-stats files; relative paths from this file's directory
+"""
+
+
+def missing_config(path: Path) -> str:
+    """What to say when `path` (a config.yaml) is missing: a minimal file to write, and where the schema is."""
+    example = "\n".join(f"    {line}" for line in MINIMAL_CONFIG.splitlines())
+    return f"there is no {path}; write one, for example (schema: docs/runs.md, section config.yaml):\n{example}"
+
+
 IGNORED_KEYS = frozenset({"prometheus_port", "grafana_port"})  # tontester's own services, not ours
 TOP_KEYS = frozenset(
     {"host", "port", "sources", "from_start", "mode", "state_dir", "retention", "api", "run", "web_config_file"}
@@ -52,7 +68,7 @@ def load_config(path: Path) -> ExporterConfig:
     try:
         text = path.read_text()
     except FileNotFoundError as e:
-        raise ConfigError(f"{path} does not exist") from e
+        raise ConfigError(missing_config(path)) from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}") from e
     return parse_config(text, path.parent, path)

@@ -405,16 +405,26 @@ _SURPRISES = (KeyError, TypeError, ValueError, AttributeError, RecordError, _Irr
 def collated_row(
     record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0, rules: ShardRules = DEFAULT_RULES
 ) -> BlockRow:
-    try:
-        return _fast_collated(record, None if sink is None else (sink, offset), rules)
-    except _SURPRISES:
-        return collated_row_general(record, Embedded(sink, offset), rules)
+    return _row(_fast_collated, collated_row_general, record, sink, offset, rules)
 
 
 def validated_row(
     record: dict[str, Any], sink: FieldErrorSink | None = None, offset: int = 0, rules: ShardRules = DEFAULT_RULES
 ) -> BlockRow:
+    return _row(_fast_validated, validated_row_general, record, sink, offset, rules)
+
+
+def _row(  # noqa: PLR0917 (the two readers, then collated_row's arguments)
+    fast: Callable[[dict[str, Any], tuple[FieldErrorSink, int] | None, ShardRules], BlockRow],
+    general: Callable[[dict[str, Any], Embedded, ShardRules], BlockRow],
+    record: dict[str, Any],
+    sink: FieldErrorSink | None,
+    offset: int,
+    rules: ShardRules,
+) -> BlockRow:
+    """The fast reader first; a record it does not expect goes to the general reader, which reports what is
+    wrong field by field."""
     try:
-        return _fast_validated(record, None if sink is None else (sink, offset), rules)
+        return fast(record, None if sink is None else (sink, offset), rules)
     except _SURPRISES:
-        return validated_row_general(record, Embedded(sink, offset), rules)
+        return general(record, Embedded(sink, offset), rules)

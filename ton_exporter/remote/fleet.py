@@ -21,6 +21,7 @@ from ton_exporter.config.model import RemoteNode, SshSources
 from ton_exporter.remote.connection import REASONS, Backoff, ConnectError, connect
 from ton_exporter.remote.mirror import Spool, fetch
 from ton_exporter.sources.discovery import SourcePattern
+from ton_exporter.sources.file_stats import SourceFormat
 
 log = logging.getLogger("ton_exporter.remote")
 
@@ -38,11 +39,12 @@ class HostFollower:
         self.node = node
         self.ssh = ssh
         self.health = HostHealth()
-        self.spools: list[tuple[str, Spool, str]] = []  # (remote spec, spool, format)
-        for spec, kind, fmt in (
+        self.spools: list[tuple[str, Spool, SourceFormat]] = []  # (remote spec, spool, format)
+        kinds: tuple[tuple[str | None, str, SourceFormat], ...] = (
             (node.session_logs_path, "session", "session_stats"),
             (node.text_logs_path, "text", "text_log"),
-        ):
+        )
+        for spec, kind, fmt in kinds:
             if spec is not None:
                 self.spools.append((spec, Spool(spool_root / node.name / kind), fmt))
 

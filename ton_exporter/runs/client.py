@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ton_exporter.runs.config import CONFIG_NAME
+from ton_exporter.runs.config import CONFIG_NAME, missing_config
 from ton_exporter.runs.socket_server import SOCKET_NAME
 
 DEFAULT_DIR = Path(".dashboard")
@@ -74,7 +74,7 @@ class RunClient:
             return
         config = self.directory / CONFIG_NAME
         if not config.exists():
-            raise DaemonNotRunningError(f"no daemon runs and there is no {config} to start one with")
+            raise DaemonNotRunningError(f"no daemon runs, and none can start: {missing_config(config)}")
         with open(self.directory / "daemon.log", "ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "ton_exporter", "daemon", "--dir", str(self.directory)],

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ton_exporter import logs
-from ton_exporter.cli_options import polling_options
+from ton_exporter.cli_options import path_option, polling_options, state_dir_option
 from ton_exporter.runs.client import DEFAULT_DIR, DaemonNotRunningError, RunClient, RunRefusedError
 from ton_exporter.runs.config import ConfigError
 from ton_exporter.runs.daemon import run_daemon
@@ -26,10 +26,10 @@ _DIR_HELP = "The daemon's directory: config.yaml, daemon.sock, state/ (tontester
 
 
 def _dir_option(f: click.decorators.FC) -> click.decorators.FC:
-    return click.option(
+    return path_option(
         "--dir",
         "directory",
-        type=click.Path(file_okay=False, path_type=Path),
+        kind="directory",
         default=DEFAULT_DIR,
         show_default=True,
         help=_DIR_HELP,
@@ -38,13 +38,7 @@ def _dir_option(f: click.decorators.FC) -> click.decorators.FC:
 
 @click.group("daemon", invoke_without_command=True)
 @_dir_option
-@click.option(
-    "--state.dir",
-    "state_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where runs and read positions are saved. Default: state_dir in the config, else DIR/state.",
-)
+@state_dir_option("Where runs and read positions are saved. Default: state_dir in the config, else DIR/state.")
 @polling_options("Poll files and the configuration instead of watching them.")
 @click.pass_context
 def daemon_command(

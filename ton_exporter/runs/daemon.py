@@ -31,7 +31,7 @@ from ton_exporter.exposition.http_server import Handler, HttpServer, HttpStats, 
 from ton_exporter.exposition.run_families import RunsCollector
 from ton_exporter.exposition.web_config import WebConfig, WebConfigError, load_web_config
 from ton_exporter.remote.fleet import Fleet, FleetCollector
-from ton_exporter.runs.config import CONFIG_NAME, ConfigError, DaemonConfig, load_config
+from ton_exporter.runs.config import CONFIG_NAME, ConfigError, DaemonConfig, load_config, missing_config
 from ton_exporter.runs.http_api import PREFIX, RunApi
 from ton_exporter.runs.lock import DirectoryLock
 from ton_exporter.runs.registry import Run, RunRegistry, new_run
@@ -291,7 +291,7 @@ class Daemon:
 async def run_daemon(directory: Path, **options: Any) -> int:
     """The directory's lock first: a refused daemon has read and written nothing (lock.py)."""
     if not (directory / CONFIG_NAME).exists():
-        raise ConfigError(f"{directory / CONFIG_NAME} does not exist")
+        raise ConfigError(missing_config(directory / CONFIG_NAME))
     with DirectoryLock(directory):
         daemon = Daemon(directory, **options)
         with contextlib.suppress(asyncio.CancelledError):

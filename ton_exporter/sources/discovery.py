@@ -17,6 +17,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from ton_exporter.sources.file_stats import SourceFormat
+
 _ROTATION_SUFFIX = re.compile(r"(?:\.\d{1,6}|-\d{8}(?:\d{2,6})?|\.old)$")
 COMPRESSED = (".gz", ".xz", ".bz2", ".zst", ".lz4")
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -37,7 +39,7 @@ class SourcePattern:
 
     spec: str
     node: str | None = None  # a fixed node label for everything it matches
-    format: str = "session_stats"  # or "text_log": which pipeline reads what it matches
+    format: SourceFormat = "session_stats"  # which pipeline reads what it matches
 
     @property
     def kind(self) -> str:

@@ -3,16 +3,20 @@
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 log = logging.getLogger("ton_exporter.source")
+
+
+# Which pipeline reads a file: the JSON Lines session stats, or a td text log.
+SourceFormat = Literal["session_stats", "text_log"]
 
 
 @dataclass
 class FileStats:
     path: str
     node: str
-    format: str = "session_stats"  # or "text_log"
+    format: SourceFormat = "session_stats"
     up: bool = False
     size: int = 0
     offset: int = 0
