@@ -11,13 +11,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from dashboards import health
 from tests.conftest import free_port, real_lines
 from tests.metrics_text import Samples, parse, total, value
-from tests.servers import DaemonProcess, Process, http_get, wait_until
+from tests.servers import DaemonProcess, Process, PrometheusServer, http_get, wait_until
 from tests.sshd import Sshd, keygen
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
@@ -207,3 +209,65 @@ def test_slowest_blocks_over_ssh_equals_slowest_blocks_on_the_same_files_locally
     assert len(fetched["inputs"].pop("files")) == len(read["inputs"].pop("files")) == 2  # spool paths vs the paths
     assert fetched == read
     assert read["inputs"]["benchmark_lines"] > 0  # not two empty reports
+
+
+def test_central_mode_over_ssh_measures_the_network_view_as_from_local_files_and_fills_the_ssh_panels(
+    tmp_path: Path, client_key: Path
+) -> None:
+    """Both real nodes read over SSH by one collector and the same files read locally by another exporter: the
+    cross-node (2/3-weight) network families are equal; a real Prometheus scraping the collector draws every SSH
+    panel of the exporter-health dashboard (one host never answers, so failures and a down host are drawn too)."""
+    servers = [Sshd(tmp_path / f"sshd-{n}", client_key) for n in (1, 2)]
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    processes: list[Process] = []
+    try:
+        (tmp_path / "known_hosts").write_text("".join(s.known_hosts_line() for s in servers))
+        files = {}
+        for n in (1, 2):
+            files[f"node{n}"] = tmp_path / "remote" / f"node{n}" / "session-logs"
+            files[f"node{n}"].parent.mkdir(parents=True)
+            files[f"node{n}"].write_bytes(b"\n".join(real_lines(n)) + b"\n")
+        hosts = [(f"node{n}", s.port, files[f"node{n}"]) for n, s in zip((1, 2), servers, strict=True)]
+        hosts.append(("silent", silent.getsockname()[1], tmp_path / "nothing"))
+        central, local = free_port(), free_port()
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"mode: devnet\nhost: 127.0.0.1\nport: {central}\nfrom_start: true\nstate_dir: {tmp_path / 'state'}\n"
+            f"sources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"  known_hosts: {tmp_path / 'known_hosts'}\n  poll_interval: 0.2\n  nodes:\n"
+            + "".join(
+                f"    - {{host: 127.0.0.1, port: {p}, name: {name}, session_logs_path: {f}}}\n" for name, p, f in hosts
+            )
+        )
+        serve = [sys.executable, "-m", "ton_exporter", "serve"]
+        processes.append(Process([*serve, "--config", str(config)], tmp_path / "central.log"))
+        sources = [f"--session-logs={name}={path}" for name, path in files.items()]
+        local_args = [*serve, "--from-start", *sources, "--web.listen-address", f"127.0.0.1:{local}"]
+        processes.append(Process(local_args, tmp_path / "local.log"))
+
+        def network(port: int) -> Samples:
+            samples = parse(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+            return {key: v for key, v in samples.items() if key[0].startswith("tonex_consensus_network_")}
+
+        def equal() -> bool:
+            mine = network(central)
+            return bool(mine) and mine == network(local)
+
+        wait_until(equal, 120, f"the same network view\n{processes[0].output()[-3000:]}")
+        assert total(network(central), "tonex_consensus_network_phase_seconds_count") > 0
+
+        prometheus = PrometheusServer(tmp_path, [f"127.0.0.1:{central}"])
+        processes.append(prometheus)
+        for panel in health.SSH_PANELS:
+            for query in panel.queries:
+                expr = query.rendered().replace("$node", ".*").replace("$__rate_interval", "1m")
+                wait_until(partial(prometheus.query, expr), 120, f"{panel.title}: {expr} non-empty")
+        assert prometheus.values('tonex_ssh_up{node="silent"}') == {"": 0.0}
+    finally:
+        for process in processes:
+            process.stop()
+        for server in servers:
+            server.stop()
+        silent.close()
