@@ -69,6 +69,7 @@ def test_a_fleet_is_followed_exactly_through_a_restart_a_rotation_a_changed_key_
             mode: devnet
             host: 127.0.0.1
             port: {port}
+            from_start: true
             state_dir: state
             sources:
               type: ssh
@@ -155,7 +156,8 @@ def test_the_daemon_follows_ssh_sources_from_its_config_yaml(tmp_path: Path, cli
         lines = real_lines(2)
         log.write_bytes(b"\n".join(lines) + b"\n")
         config = (
-            f"mode: devnet\nsources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"mode: devnet\nfrom_start: true\nsources:\n  type: ssh\n  user: {getpass.getuser()}\n"
+            f"  ssh_key: {client_key}\n"
             f"  known_hosts: {tmp_path / 'known_hosts'}\n  poll_interval: 0.2\n"
             f"  nodes:\n    - {{host: 127.0.0.1, port: {server.port}, name: remote-1, session_logs_path: {log}}}\n"
         )
@@ -271,3 +273,45 @@ def test_central_mode_over_ssh_measures_the_network_view_as_from_local_files_and
         for server in servers:
             server.stop()
         silent.close()
+
+
+@pytest.mark.parametrize("from_start", [False, True])
+def test_a_first_start_reads_remote_files_from_their_end_unless_from_start_as_local_files(
+    tmp_path: Path, client_key: Path, from_start: bool
+) -> None:
+    server = Sshd(tmp_path / "sshd", client_key)
+    processes: list[Process] = []
+    try:
+        (tmp_path / "known_hosts").write_text(server.known_hosts_line())
+        log = tmp_path / "remote" / "session-logs"
+        log.parent.mkdir()
+        lines = real_lines(1)
+        log.write_bytes(b"\n".join(lines[:50]) + b"\n")
+        port = free_port()
+        (tmp_path / "config.yaml").write_text(
+            f"host: 127.0.0.1\nport: {port}\nfrom_start: {str(from_start).lower()}\nstate_dir: {tmp_path / 'state'}\n"
+            f"sources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"  known_hosts: {tmp_path / 'known_hosts'}\n  poll_interval: 0.2\n"
+            f"  nodes:\n    - {{host: 127.0.0.1, port: {server.port}, name: v1, session_logs_path: {log}}}\n"
+        )
+        command = [sys.executable, "-m", "ton_exporter", "serve", "--config", str(tmp_path / "config.yaml")]
+        processes.append(Process(command, tmp_path / "serve.log"))
+
+        def samples() -> Samples:
+            return parse(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+
+        host = {"node": "v1", "host": f"127.0.0.1:{server.port}"}
+        first_poll = partial(lambda: value(samples(), "tonex_ssh_last_read_timestamp_seconds", **host) > 0)
+        wait_until(first_poll, 60, f"the first poll\n{processes[0].output()[-2000:]}")
+        with open(log, "ab") as f:
+            f.write(b"\n".join(lines[50:60]) + b"\n")
+        expected = 60 if from_start else 10
+        wait_until(
+            lambda: total(samples(), "tonex_source_lines_read_total", node="v1") == expected,
+            60,
+            f"{expected} lines read\n{processes[0].output()[-2000:]}",
+        )
+    finally:
+        for process in processes:
+            process.stop()
+        server.stop()

@@ -87,3 +87,43 @@ def test_rotation_copytruncate_partial_lines_and_reconnect_fetch_every_byte_once
     assert contents() == [first, b"\n".join(c) + b"\n", b"\n".join(d) + b"\n"]
     assert asyncio.run(fetch_all(Spool(spool_dir))) == 0  # and again: nothing fetched twice
     assert sum(x.count(b"\n") for x in contents()) == len(a) + len(b) + len(c) + len(d)
+
+
+def test_a_first_start_at_the_end_fetches_only_what_is_written_after_it_and_resumes_from_the_spool(
+    tmp_path: Path, client_key: Path, sshd: Sshd
+) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(sshd.known_hosts_line())
+    ssh = SshSources(user=getpass.getuser(), ssh_key=str(client_key), known_hosts=str(known_hosts))
+    node = RemoteNode("127.0.0.1", "v1", sshd.port)
+    log = tmp_path / "remote" / "session-logs"
+    log.parent.mkdir()
+    lines = real_lines(1)
+    before = b"\n".join(lines[:50]) + b"\n"
+    log.write_bytes(before + lines[50][:30])  # a partial last line: fetched whole once finished
+    spool_dir = tmp_path / "spool"
+
+    async def poll(spool: Spool, at_end: bool = False) -> int:
+        conn = await connect(node, ssh)
+        try:
+            async with conn.start_sftp_client() as sftp:
+                return (await fetch(sftp, str(log), spool, at_end=at_end))[0]
+        finally:
+            conn.close()
+
+    def contents() -> list[bytes]:
+        return [p.read_bytes() for p in sorted(spool_dir.glob("*.log"))]
+
+    assert asyncio.run(poll(Spool(spool_dir), at_end=True)) == 30  # the partial line's start, no earlier byte
+    with open(log, "ab") as f:
+        f.write(lines[50][30:] + b"\n" + b"\n".join(lines[51:60]) + b"\n")
+    restarted = Spool(spool_dir)  # matched by the remote head kept beside the spool file
+    assert restarted.files[0].base == len(before)
+    asyncio.run(poll(restarted))
+    after = b"\n".join(lines[50:60]) + b"\n"
+    assert contents() == [after]
+    log.rename(log.with_name("session-logs.1"))  # a file that appears later is read from its start
+    log.write_bytes(b"\n".join(lines[60:70]) + b"\n")
+    asyncio.run(poll(Spool(spool_dir)))
+    assert contents() == [after, b"\n".join(lines[60:70]) + b"\n"]
+    assert asyncio.run(poll(Spool(spool_dir))) == 0

@@ -186,7 +186,7 @@ def serve_command(
         if config.ssh is not None:
             if state_dir is None:
                 fail(f"{config_file}: sources.type: ssh needs state_dir (or --state.dir): the fetched bytes live there")
-            fleet = Fleet(config.ssh, state_dir / "spool")
+            fleet = Fleet(config.ssh, state_dir / "spool", from_start)
     if not session_logs and not text_logs and fleet is None:
         fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)

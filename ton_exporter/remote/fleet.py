@@ -34,7 +34,7 @@ class HostHealth:
 
 
 class HostFollower:
-    def __init__(self, node: RemoteNode, ssh: SshSources, spool_root: Path) -> None:
+    def __init__(self, node: RemoteNode, ssh: SshSources, spool_root: Path, from_start: bool = True) -> None:
         self.node = node
         self.ssh = ssh
         self.health = HostHealth()
@@ -45,6 +45,9 @@ class HostFollower:
         ):
             if spec is not None:
                 self.spools.append((spec, Spool(spool_root / node.name / kind), fmt))
+        # A first start without from_start reads what exists from its end, as locally: the streams whose first
+        # poll is still to come (a restart resumes from the spool instead).
+        self.at_end = {spool.directory for _, spool, _ in self.spools if not from_start and not spool.files}
 
     def patterns(self) -> Iterator[SourcePattern]:
         for _, spool, fmt in self.spools:
@@ -75,7 +78,8 @@ class HostFollower:
             while True:
                 behind = 0
                 for spec, spool, _ in self.spools:
-                    _, left = await fetch(sftp, spec, spool)
+                    _, left = await fetch(sftp, spec, spool, at_end=spool.directory in self.at_end)
+                    self.at_end.discard(spool.directory)
                     behind += left
                 self.health.bytes_behind = behind
                 self.health.last_read = time.time()
@@ -97,8 +101,8 @@ class HostFollower:
 
 
 class Fleet:
-    def __init__(self, ssh: SshSources, spool_root: Path) -> None:
-        self.followers = [HostFollower(node, ssh, spool_root) for node in ssh.nodes]
+    def __init__(self, ssh: SshSources, spool_root: Path, from_start: bool = True) -> None:
+        self.followers = [HostFollower(node, ssh, spool_root, from_start) for node in ssh.nodes]
 
     def patterns(self) -> list[SourcePattern]:
         return [p for f in self.followers for p in f.patterns()]
