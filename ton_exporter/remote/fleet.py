@@ -17,9 +17,10 @@ import asyncssh
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ton_exporter.checkpoint import saved_read_to_end
 from ton_exporter.config.model import RemoteNode, SshSources
 from ton_exporter.remote.connection import REASONS, Backoff, ConnectError, connect
-from ton_exporter.remote.mirror import Spool, fetch
+from ton_exporter.remote.mirror import Spool, fetch, prune
 from ton_exporter.sources.discovery import SourcePattern
 
 log = logging.getLogger("ton_exporter.remote")
@@ -48,6 +49,10 @@ class HostFollower:
         # A first start without from_start reads what exists from its end, as locally: the streams whose first
         # poll is still to come (a restart resumes from the spool instead).
         self.at_end = {spool.directory for _, spool, _ in self.spools if not from_start and not spool.files}
+        self.state = spool_root.parent  # the spool lives in the state directory, beside checkpoint.json
+
+    def _read_to_end(self, path: Path) -> bool:
+        return saved_read_to_end(self.state, path)
 
     def patterns(self) -> Iterator[SourcePattern]:
         for _, spool, fmt in self.spools:
@@ -80,6 +85,7 @@ class HostFollower:
                 for spec, spool, _ in self.spools:
                     _, left = await fetch(sftp, spec, spool, at_end=spool.directory in self.at_end)
                     self.at_end.discard(spool.directory)
+                    prune(spool, self._read_to_end)
                     behind += left
                 self.health.bytes_behind = behind
                 self.health.last_read = time.time()
