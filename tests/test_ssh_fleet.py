@@ -6,6 +6,7 @@ counted by reason and shown down, without delaying the others."""
 import getpass
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -195,7 +196,9 @@ def test_slowest_blocks_over_ssh_equals_slowest_blocks_on_the_same_files_locally
             f"  known_hosts: {tmp_path / 'known_hosts'}\n  nodes:\n{nodes}"
         )
         command = [sys.executable, "-m", "ton_exporter", "slowest-blocks", "--format", "json"]
-        remote = subprocess.run([*command, "--config", str(config)], capture_output=True, text=True, check=False)
+        remote = subprocess.run(
+            [*command, "--progress", "--config", str(config)], capture_output=True, text=True, check=False
+        )
         local = subprocess.run(
             [*command, f"node1={sample / 'node1' / 'log'}", f"node2={sample / 'node2' / 'log'}"],
             capture_output=True,
@@ -207,6 +210,9 @@ def test_slowest_blocks_over_ssh_equals_slowest_blocks_on_the_same_files_locally
             server.stop()
     assert remote.returncode == 0, remote.stderr
     assert local.returncode == 0, local.stderr
+    sizes = sum((sample / f"node{n}" / "log").stat().st_size for n in (1, 2)) / 2**20
+    status = re.findall(r"fetching text logs over SSH: [^\r\n]*", remote.stderr)[-1]  # as last drawn
+    assert status == f"fetching text logs over SSH: {sizes:.1f} MiB fetched, 0.0 MiB to go, 2/2 hosts done"
     fetched, read = json.loads(remote.stdout), json.loads(local.stdout)
     assert len(fetched["inputs"].pop("files")) == len(read["inputs"].pop("files")) == 2  # spool paths vs the paths
     assert fetched == read

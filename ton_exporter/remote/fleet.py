@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,7 +167,13 @@ class FleetCollector(Collector):
         return [up, failures, behind, last]
 
 
-async def fetch_once(ssh: SshSources, spool_root: Path, kind: str = "text") -> list[SourcePattern]:
+FetchProgress = Callable[[str, int, int], None]
+"""(node, bytes fetched by the last chunk, bytes still behind on that node); behind 0 once the node is done."""
+
+
+async def fetch_once(
+    ssh: SshSources, spool_root: Path, kind: str = "text", progress: FetchProgress = lambda *_: None
+) -> list[SourcePattern]:
     """Fetch every node's files of one kind ("text" or "session") in full, all hosts at once; the spool patterns
     to read them from (for one-shot reports such as `slowest-blocks`). A host that cannot be reached is an error."""
     followers = [HostFollower(node, ssh, spool_root) for node in ssh.nodes]
@@ -178,8 +184,11 @@ async def fetch_once(ssh: SshSources, spool_root: Path, kind: str = "text") -> l
             async with conn.start_sftp_client() as sftp:
                 for spec, spool, fmt in follower.spools:
                     if (fmt == "text_log") == (kind == "text"):
-                        while (await fetch(sftp, spec, spool))[1]:
-                            pass
+                        while True:
+                            fetched, behind = await fetch(sftp, spec, spool)
+                            progress(follower.node.name, fetched, behind)
+                            if not behind:
+                                break
         finally:
             conn.close()
 
