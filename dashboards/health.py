@@ -26,12 +26,7 @@ PANELS = (
         "One lane per source (a state timeline): overlapping 0/1 lines could not be told apart.",
         kind="state-timeline",
         field_defaults={
-            "mappings": [
-                {
-                    "type": "value",
-                    "options": {"0": {"text": "down", "color": "red"}, "1": {"text": "up", "color": "green"}},
-                }
-            ],
+            "mappings": [{"type": "value", "options": UP_DOWN}],
             "color": {"mode": "thresholds"},
             "thresholds": {
                 "mode": "absolute",
@@ -166,6 +161,52 @@ PANELS = (
     ),
 )
 
+SSH_PANELS = (
+    Panel(
+        "SSH hosts up",
+        (Query('min by (node, host) (tonex_ssh_up{node=~"$node"})', "{{node}} {{host}}"),),
+        "bool_yes_no",
+        "Central mode over SSH (docs/fleet.md): 1 while the host's SFTP session is open and being read. One lane "
+        "per host; TonexSshHostDown fires when a host stays down.",
+        kind="state-timeline",
+        field_defaults={
+            "mappings": [{"type": "value", "options": UP_DOWN}],
+            "color": {"mode": "thresholds"},
+            "thresholds": {
+                "mode": "absolute",
+                "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
+            },
+        },
+    ),
+    Panel(
+        "SSH connect failures by reason",
+        (
+            Query(
+                'sum by (node, reason) (increase(tonex_ssh_connect_failures_total{node=~"$node"}[$__rate_interval])) '
+                "> 0",
+                "{{node}} {{reason}}",
+            ),
+        ),
+        "short",
+        "Failed connections and lost sessions per interval: host_key (unknown or changed key: refused, never "
+        "skipped), auth (key refused), refused, timeout, unreachable, protocol, lost. Reconnects back off "
+        "exponentially with jitter; only reasons that occur are drawn.",
+    ),
+    Panel(
+        "SSH bytes behind",
+        (Query('max by (node) (tonex_ssh_bytes_behind{node=~"$node"})', "{{node}}"),),
+        "bytes",
+        "Remote file sizes minus what has been fetched: written on the validator, not yet copied here.",
+    ),
+    Panel(
+        "Time since the last SSH read",
+        (Query('max by (node) (time() - tonex_ssh_last_read_timestamp_seconds{node=~"$node"})', "{{node}}"),),
+        "s",
+        "Now minus the last time every file of the host was read; about the poll interval while the host is "
+        "followed, growing while it is down.",
+    ),
+)
+
 DASHBOARD = Dashboard(
     uid="ton-exporter-health",
     title="TON exporter health",
@@ -173,5 +214,10 @@ DASHBOARD = Dashboard(
     description="Whether ton-exporter reads every file of every node, what it rejects, how far behind it is, and "
     "what it costs.",
     variables=(NODE,),
-    rows=(Row("Sources", PANELS[:5]), Row("Lag and state", PANELS[5:10]), Row("Process", PANELS[10:])),
+    rows=(
+        Row("Sources", PANELS[:5]),
+        Row("Lag and state", PANELS[5:10]),
+        Row("Process", PANELS[10:]),
+        Row("Remote hosts (SSH)", SSH_PANELS),
+    ),
 )

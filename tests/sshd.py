@@ -24,7 +24,7 @@ class Sshd(Process):
     def __init__(self, directory: Path, authorized_key: Path, *, sftp_only: bool = True) -> None:
         if not SSHD.exists():
             pytest.fail(f"{SSHD} is not installed; run ./dev test, which installs openssh-server")
-        if os.geteuid() == 0:
+        if os.geteuid() == 0:  # an unprivileged sshd needs none, and logs in only its own user, as the tests do
             os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege-separation directory (tmpfiles.d at boot)
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()

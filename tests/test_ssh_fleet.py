@@ -6,18 +6,21 @@ counted by reason and shown down, without delaying the others."""
 import getpass
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from dashboards import health
 from tests.conftest import free_port, real_lines
 from tests.metrics_text import Samples, parse, total, value
-from tests.servers import DaemonProcess, Process, http_get, wait_until
+from tests.servers import DaemonProcess, Process, PrometheusServer, http_get, wait_until
 from tests.sshd import Sshd, keygen
 
 pytestmark = pytest.mark.external  # real binaries or processes: not in ./dev test --quick
@@ -62,6 +65,7 @@ def test_a_fleet_is_followed_exactly_through_a_restart_a_rotation_a_changed_key_
             mode: devnet
             host: 127.0.0.1
             port: {port}
+            from_start: true
             state_dir: state
             sources:
               type: ssh
@@ -148,7 +152,8 @@ def test_the_daemon_follows_ssh_sources_from_its_config_yaml(tmp_path: Path, cli
         lines = real_lines(2)
         log.write_bytes(b"\n".join(lines) + b"\n")
         config = (
-            f"mode: devnet\nsources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"mode: devnet\nfrom_start: true\nsources:\n  type: ssh\n  user: {getpass.getuser()}\n"
+            f"  ssh_key: {client_key}\n"
             f"  known_hosts: {tmp_path / 'known_hosts'}\n  poll_interval: 0.2\n"
             f"  nodes:\n    - {{host: 127.0.0.1, port: {server.port}, name: remote-1, session_logs_path: {log}}}\n"
         )
@@ -186,7 +191,9 @@ def test_slowest_blocks_over_ssh_equals_slowest_blocks_on_the_same_files_locally
             f"  known_hosts: {tmp_path / 'known_hosts'}\n  nodes:\n{nodes}"
         )
         command = [sys.executable, "-m", "ton_exporter", "slowest-blocks", "--format", "json"]
-        remote = subprocess.run([*command, "--config", str(config)], capture_output=True, text=True, check=False)
+        remote = subprocess.run(
+            [*command, "--progress", "--config", str(config)], capture_output=True, text=True, check=False
+        )
         local = subprocess.run(
             [*command, f"node1={sample / 'node1' / 'log'}", f"node2={sample / 'node2' / 'log'}"],
             capture_output=True,
@@ -198,7 +205,114 @@ def test_slowest_blocks_over_ssh_equals_slowest_blocks_on_the_same_files_locally
             server.stop()
     assert remote.returncode == 0, remote.stderr
     assert local.returncode == 0, local.stderr
+    sizes = sum((sample / f"node{n}" / "log").stat().st_size for n in (1, 2)) / 2**20
+    status = re.findall(r"fetching text logs over SSH: [^\r\n]*", remote.stderr)[-1]  # as last drawn
+    assert status == f"fetching text logs over SSH: {sizes:.1f} MiB fetched, 0.0 MiB to go, 2/2 hosts done"
     fetched, read = json.loads(remote.stdout), json.loads(local.stdout)
     assert len(fetched["inputs"].pop("files")) == len(read["inputs"].pop("files")) == 2  # spool paths vs the paths
     assert fetched == read
     assert read["inputs"]["benchmark_lines"] > 0  # not two empty reports
+
+
+def test_central_mode_over_ssh_measures_the_network_view_as_from_local_files_and_fills_the_ssh_panels(
+    tmp_path: Path, client_key: Path
+) -> None:
+    """Both real nodes read over SSH by one collector and the same files read locally by another exporter: the
+    cross-node (2/3-weight) network families are equal; a real Prometheus scraping the collector draws every SSH
+    panel of the exporter-health dashboard (one host never answers, so failures and a down host are drawn too)."""
+    servers = [Sshd(tmp_path / f"sshd-{n}", client_key) for n in (1, 2)]
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    processes: list[Process] = []
+    try:
+        (tmp_path / "known_hosts").write_text("".join(s.known_hosts_line() for s in servers))
+        files = {}
+        for n in (1, 2):
+            files[f"node{n}"] = tmp_path / "remote" / f"node{n}" / "session-logs"
+            files[f"node{n}"].parent.mkdir(parents=True)
+            files[f"node{n}"].write_bytes(b"\n".join(real_lines(n)) + b"\n")
+        hosts = [(f"node{n}", s.port, files[f"node{n}"]) for n, s in zip((1, 2), servers, strict=True)]
+        hosts.append(("silent", silent.getsockname()[1], tmp_path / "nothing"))
+        central, local = free_port(), free_port()
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"mode: devnet\nhost: 127.0.0.1\nport: {central}\nfrom_start: true\nstate_dir: {tmp_path / 'state'}\n"
+            f"sources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"  known_hosts: {tmp_path / 'known_hosts'}\n  poll_interval: 0.2\n  nodes:\n"
+            + "".join(
+                f"    - {{host: 127.0.0.1, port: {p}, name: {name}, session_logs_path: {f}}}\n" for name, p, f in hosts
+            )
+        )
+        serve = [sys.executable, "-m", "ton_exporter", "serve"]
+        processes.append(Process([*serve, "--config", str(config)], tmp_path / "central.log"))
+        sources = [f"--session-logs={name}={path}" for name, path in files.items()]
+        local_args = [*serve, "--from-start", *sources, "--web.listen-address", f"127.0.0.1:{local}"]
+        processes.append(Process(local_args, tmp_path / "local.log"))
+
+        def network(port: int) -> Samples:
+            samples = parse(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+            return {key: v for key, v in samples.items() if key[0].startswith("tonex_consensus_network_")}
+
+        def equal() -> bool:
+            mine = network(central)
+            return bool(mine) and mine == network(local)
+
+        wait_until(equal, 120, f"the same network view\n{processes[0].output()[-3000:]}")
+        assert total(network(central), "tonex_consensus_network_phase_seconds_count") > 0
+
+        prometheus = PrometheusServer(tmp_path, [f"127.0.0.1:{central}"])
+        processes.append(prometheus)
+        for panel in health.SSH_PANELS:
+            for query in panel.queries:
+                expr = query.rendered().replace("$node", ".*").replace("$__rate_interval", "1m")
+                wait_until(partial(prometheus.query, expr), 120, f"{panel.title}: {expr} non-empty")
+        assert prometheus.values('tonex_ssh_up{node="silent"}') == {"": 0.0}
+    finally:
+        for process in processes:
+            process.stop()
+        for server in servers:
+            server.stop()
+        silent.close()
+
+
+@pytest.mark.parametrize("from_start", [False, True])
+def test_a_first_start_reads_remote_files_from_their_end_unless_from_start_as_local_files(
+    tmp_path: Path, client_key: Path, from_start: bool
+) -> None:
+    server = Sshd(tmp_path / "sshd", client_key)
+    processes: list[Process] = []
+    try:
+        (tmp_path / "known_hosts").write_text(server.known_hosts_line())
+        log = tmp_path / "remote" / "session-logs"
+        log.parent.mkdir()
+        lines = real_lines(1)
+        log.write_bytes(b"\n".join(lines[:50]) + b"\n")
+        port = free_port()
+        (tmp_path / "config.yaml").write_text(
+            f"host: 127.0.0.1\nport: {port}\nfrom_start: {str(from_start).lower()}\nstate_dir: {tmp_path / 'state'}\n"
+            f"sources:\n  type: ssh\n  user: {getpass.getuser()}\n  ssh_key: {client_key}\n"
+            f"  known_hosts: {tmp_path / 'known_hosts'}\n  poll_interval: 0.2\n"
+            f"  nodes:\n    - {{host: 127.0.0.1, port: {server.port}, name: v1, session_logs_path: {log}}}\n"
+        )
+        command = [sys.executable, "-m", "ton_exporter", "serve", "--config", str(tmp_path / "config.yaml")]
+        processes.append(Process(command, tmp_path / "serve.log"))
+
+        def samples() -> Samples:
+            return parse(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+
+        host = {"node": "v1", "host": f"127.0.0.1:{server.port}"}
+        first_poll = partial(lambda: value(samples(), "tonex_ssh_last_read_timestamp_seconds", **host) > 0)
+        wait_until(first_poll, 60, f"the first poll\n{processes[0].output()[-2000:]}")
+        with open(log, "ab") as f:
+            f.write(b"\n".join(lines[50:60]) + b"\n")
+        expected = 60 if from_start else 10
+        wait_until(
+            lambda: total(samples(), "tonex_source_lines_read_total", node="v1") == expected,
+            60,
+            f"{expected} lines read\n{processes[0].output()[-2000:]}",
+        )
+    finally:
+        for process in processes:
+            process.stop()
+        server.stop()

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from ton_exporter.sources.identity import HEAD_BYTES, FileIdentity
 from ton_exporter.sources.tracker import KnownFile
 
 log = logging.getLogger("ton_exporter.state")
@@ -175,3 +176,18 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def saved_read_to_end(state: Path, path: Path) -> bool:
+    """Whether the checkpoint saved in `state` holds `path` (its identity: device, inode and head) read to its end:
+    only then may a file be deleted without a restart losing a line of it."""
+    try:
+        status = path.stat()
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+        data = orjson.loads((state / FILE_NAME).read_bytes())
+        files = [KnownFile.from_json(entry) for entry in data["files"]]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return False  # no saved state (yet), or one that cannot be read: keep the file
+    here = FileIdentity(status.st_dev, status.st_ino, head)
+    return any(f.identity.same_file(here) and f.offset >= status.st_size for f in files)

@@ -158,7 +158,7 @@ def serve_command(
         if config.ssh is not None:
             if state_dir is None:
                 fail(f"{config_file}: sources.type: ssh needs state_dir (or --state.dir): the fetched bytes live there")
-            fleet = Fleet(config.ssh, state_dir / "spool")
+            fleet = Fleet(config.ssh, state_dir / "spool", from_start)
     if not session_logs and not text_logs and fleet is None:
         fail("Missing option '--session-logs' (or '--text-log') (see 'ton-exporter serve --help')")
     logs.configure(log_level, log_format)
@@ -252,7 +252,8 @@ def demo_command(listen_address: str, directory: Path | None, history: float, lo
 @click.option(
     "--progress/--no-progress",
     default=None,
-    help="Progress bar on stderr while reading (default: for inputs of 16 MiB or more; drawn on a terminal only).",
+    help="Progress on stderr while fetching over SSH (default: on a terminal) and while reading (default: for "
+    "inputs of 16 MiB or more; drawn on a terminal only).",
 )
 def slowest_blocks_command(
     logs: tuple[str, ...], config_file: Path | None, top: int, output_format: str, progress: bool | None
@@ -263,20 +264,49 @@ def slowest_blocks_command(
     patterns = [parse_source(spec, None, "text_log") for spec in logs]
     with tempfile.TemporaryDirectory(prefix="ton-exporter-fetch-") as spool:
         if config_file is not None:
-            patterns += _config_text_logs(_load_config(config_file), Path(spool))
+            config = _load_config(config_file)
+            patterns += _config_text_logs(config, Path(spool), progress)
         if not patterns:
             fail("Missing argument 'LOGS' (or --config) (see 'ton-exporter slowest-blocks --help')")
         click.echo(slowest_blocks.run(patterns, top=top, output_format=output_format, progress=progress), nl=False)
 
 
-def _config_text_logs(config: ExporterConfig, spool: Path) -> list[SourcePattern]:
+def _config_text_logs(config: ExporterConfig, spool: Path, progress: bool | None) -> list[SourcePattern]:
     patterns = [parse_source(spec, None, "text_log") for spec in config.text_logs]
     if config.ssh is not None:
+        shown = progress if progress is not None else sys.stderr.isatty()
+        status = FetchStatus(len(config.ssh.nodes)) if shown else None
         try:
-            patterns += asyncio.run(fetch_once(config.ssh, spool))
+            patterns += asyncio.run(fetch_once(config.ssh, spool, progress=status or (lambda *_: None)))
         except ConnectError as e:
             fail(f"cannot fetch the text logs: {e}")
+        if status is not None:
+            status.finish()
     return patterns
+
+
+class FetchStatus:
+    """One status line on stderr while text logs are fetched over SSH: MiB fetched, MiB to go, hosts done."""
+
+    def __init__(self, hosts: int) -> None:
+        self.hosts, self.fetched, self.behind, self.done = hosts, 0, dict[str, int](), set[str]()
+
+    def __call__(self, node: str, fetched: int, behind: int) -> None:
+        self.fetched += fetched
+        self.behind[node] = behind
+        if not behind:
+            self.done.add(node)
+        click.echo(f"\r{self._line()}", nl=False, err=True)
+
+    def _line(self) -> str:
+        to_go = sum(self.behind.values()) / 2**20
+        return (
+            f"fetching text logs over SSH: {self.fetched / 2**20:.1f} MiB fetched, {to_go:.1f} MiB to go, "
+            f"{len(self.done)}/{self.hosts} hosts done"
+        )
+
+    def finish(self) -> None:
+        click.echo(f"\r{self._line()}", err=True)
 
 
 def _demo_run(start: float) -> RunRegistry:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +17,10 @@ import asyncssh
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ton_exporter.checkpoint import saved_read_to_end
 from ton_exporter.config.model import RemoteNode, SshSources
 from ton_exporter.remote.connection import REASONS, Backoff, ConnectError, connect
-from ton_exporter.remote.mirror import Spool, fetch
+from ton_exporter.remote.mirror import Spool, fetch, prune
 from ton_exporter.sources.discovery import SourcePattern
 from ton_exporter.sources.file_stats import SourceFormat
 
@@ -35,7 +36,7 @@ class HostHealth:
 
 
 class HostFollower:
-    def __init__(self, node: RemoteNode, ssh: SshSources, spool_root: Path) -> None:
+    def __init__(self, node: RemoteNode, ssh: SshSources, spool_root: Path, from_start: bool = True) -> None:
         self.node = node
         self.ssh = ssh
         self.health = HostHealth()
@@ -47,6 +48,13 @@ class HostFollower:
         for spec, kind, fmt in kinds:
             if spec is not None:
                 self.spools.append((spec, Spool(spool_root / node.name / kind), fmt))
+        # A first start without from_start reads what exists from its end, as locally: the streams whose first
+        # poll is still to come (a restart resumes from the spool instead).
+        self.at_end = {spool.directory for _, spool, _ in self.spools if not from_start and not spool.files}
+        self.state = spool_root.parent  # the spool lives in the state directory, beside checkpoint.json
+
+    def _read_to_end(self, path: Path) -> bool:
+        return saved_read_to_end(self.state, path)
 
     def patterns(self) -> Iterator[SourcePattern]:
         for _, spool, fmt in self.spools:
@@ -77,7 +85,9 @@ class HostFollower:
             while True:
                 behind = 0
                 for spec, spool, _ in self.spools:
-                    _, left = await fetch(sftp, spec, spool)
+                    _, left = await fetch(sftp, spec, spool, at_end=spool.directory in self.at_end)
+                    self.at_end.discard(spool.directory)
+                    prune(spool, self._read_to_end)
                     behind += left
                 self.health.bytes_behind = behind
                 self.health.last_read = time.time()
@@ -99,8 +109,8 @@ class HostFollower:
 
 
 class Fleet:
-    def __init__(self, ssh: SshSources, spool_root: Path) -> None:
-        self.followers = [HostFollower(node, ssh, spool_root) for node in ssh.nodes]
+    def __init__(self, ssh: SshSources, spool_root: Path, from_start: bool = True) -> None:
+        self.followers = [HostFollower(node, ssh, spool_root, from_start) for node in ssh.nodes]
 
     def patterns(self) -> list[SourcePattern]:
         return [p for f in self.followers for p in f.patterns()]
@@ -159,7 +169,13 @@ class FleetCollector(Collector):
         return [up, failures, behind, last]
 
 
-async def fetch_once(ssh: SshSources, spool_root: Path, kind: str = "text") -> list[SourcePattern]:
+FetchProgress = Callable[[str, int, int], None]
+"""(node, bytes fetched by the last chunk, bytes still behind on that node); behind 0 once the node is done."""
+
+
+async def fetch_once(
+    ssh: SshSources, spool_root: Path, kind: str = "text", progress: FetchProgress = lambda *_: None
+) -> list[SourcePattern]:
     """Fetch every node's files of one kind ("text" or "session") in full, all hosts at once; the spool patterns
     to read them from (for one-shot reports such as `slowest-blocks`). A host that cannot be reached is an error."""
     followers = [HostFollower(node, ssh, spool_root) for node in ssh.nodes]
@@ -170,8 +186,11 @@ async def fetch_once(ssh: SshSources, spool_root: Path, kind: str = "text") -> l
             async with conn.start_sftp_client() as sftp:
                 for spec, spool, fmt in follower.spools:
                     if (fmt == "text_log") == (kind == "text"):
-                        while (await fetch(sftp, spec, spool))[1]:
-                            pass
+                        while True:
+                            fetched, behind = await fetch(sftp, spec, spool)
+                            progress(follower.node.name, fetched, behind)
+                            if not behind:
+                                break
         finally:
             conn.close()
 

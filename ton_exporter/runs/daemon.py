@@ -57,7 +57,8 @@ class Daemon:
         self.use_inotify = use_inotify
         self.http_stats = HttpStats()  # one for the daemon's life: servers and exporters come and go
         self._web_config(self.config)  # an invalid web config stops the start, as an invalid config does
-        self.fleet = Fleet(self.config.ssh, self.state_dir / "spool") if self.config.ssh else None
+        ssh, spool = self.config.ssh, self.state_dir / "spool"
+        self.fleet = Fleet(ssh, spool, self.config.from_start) if ssh else None
         self.registry = RunRegistry(self.state_dir / RUNS_FILE, self.config.retention, idle_run=DEFAULT_RUN)
         if self.config.testnet:
             self.registry.keep_running(self._testnet_run(self.config))
