@@ -13,10 +13,11 @@ COPY ton_exporter ./ton_exporter
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10056 --user-group --home-dir /var/lib/ton-exporter --create-home ton-exporter
 COPY docker/entrypoint.sh /usr/local/bin/ton-exporter-entrypoint
+COPY docker/healthcheck.sh /usr/local/bin/ton-exporter-healthcheck
 
 USER 10056:10056
 EXPOSE 10056
 VOLUME ["/var/lib/ton-exporter"]
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:10056/-/healthy', timeout=2)"]
+    CMD ["ton-exporter-healthcheck", "http://127.0.0.1:10056/-/healthy"]
 ENTRYPOINT ["ton-exporter-entrypoint"]
