@@ -10,7 +10,7 @@ STARTS_SOMETHING = re.compile(
     r"require_binary|PrometheusServer|ExporterProcess|subprocess|\bPopen\b|from tests\.(servers|alerting_servers|sshd|"
     r"compose_\w+) import"
 )
-MARKED = re.compile(r"^pytestmark = pytest\.mark\.external", re.MULTILINE)
+MARKED = re.compile(r"^pytestmark = \[?pytest\.mark\.external", re.MULTILINE)
 # Modules whose external tests are marked through a fixture (conftest.EXTERNAL_FIXTURES), not as a whole.
 BY_FIXTURE = {"test_dashboards.py"}
 
