@@ -10,7 +10,6 @@ import json
 import re
 import subprocess
 import sys
-from bisect import bisect_left
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FakeWall
-from tests.metrics_text import Samples, scrape, total
+from tests.metrics_text import Samples, assert_histogram, scrape, total
 from ton_exporter.aggregation.buckets import BROADCAST_BLOCK_BUCKETS
 from ton_exporter.app import Exporter
 from ton_exporter.sources.discovery import SourcePattern
@@ -84,16 +83,9 @@ def exported(directory: Path) -> Samples:
 
 
 def check(samples: Samples, spans: list[float]) -> None:
-    name = "tonex_broadcast_block_seconds"
-    assert total(samples, name + "_count", run="r") == len(spans)
-    assert total(samples, name + "_sum", run="r") == pytest.approx(sum(spans), abs=1e-6 * len(spans))
-    per_bucket = [0] * (len(BROADCAST_BLOCK_BUCKETS) + 1)
-    for span in spans:
-        per_bucket[bisect_left(BROADCAST_BLOCK_BUCKETS, span)] += 1
-    cumulative = 0
-    for bound, n in zip(BROADCAST_BLOCK_BUCKETS, per_bucket, strict=False):
-        cumulative += n
-        assert total(samples, name + "_bucket", run="r", le=repr(bound)) == cumulative, bound
+    assert_histogram(
+        samples, "tonex_broadcast_block_seconds", spans, BROADCAST_BLOCK_BUCKETS, 1e-6 * len(spans), run="r"
+    )
 
 
 def test_every_blocks_broadcast_time_over_all_nodes_is_observed_once(tmp_path: Path) -> None:

@@ -7,14 +7,13 @@ masterchain rows' `shard_configuration` say which shard blocks each masterchain 
 """
 
 import json
-from bisect import bisect_left
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FakeWall, real_lines
-from tests.metrics_text import Samples, scrape, total
+from tests.metrics_text import Samples, assert_histogram, scrape, total
 from ton_exporter.aggregation.buckets import LATENCY_BUCKETS
 from ton_exporter.aggregation.crosslinks import BlockLinks
 from ton_exporter.app import Exporter
@@ -94,15 +93,7 @@ def check(samples: Samples, node: int, values: dict[str, list[float]]) -> None:
     for kind in ("shard_to_master", "master_to_shard"):
         name, got = f"tonex_consensus_{kind}_seconds", values[kind]
         labels = {"node": f"node{node}", "workchain": "0", "shard": "8000000000000000"}
-        assert total(samples, name + "_count", **labels) == len(got)
-        assert total(samples, name + "_sum", **labels) == pytest.approx(sum(got), abs=1e-9)
-        per_bucket = [0] * (len(LATENCY_BUCKETS) + 1)
-        for v in got:
-            per_bucket[bisect_left(LATENCY_BUCKETS, v)] += 1
-        cumulative = 0
-        for bound, n in zip(LATENCY_BUCKETS, per_bucket, strict=False):
-            cumulative += n
-            assert total(samples, name + "_bucket", le=repr(bound), **labels) == cumulative, (kind, bound)
+        assert_histogram(samples, name, got, LATENCY_BUCKETS, 1e-9, **labels)
 
 
 def test_central_mode_gives_every_node_every_pair_measured_on_its_own_accept_times(tmp_path: Path) -> None:
