@@ -12,6 +12,11 @@ def _rate(metric: str, by: str, extra: str = "") -> str:
 
 
 UP_DOWN = {"0": {"text": "down", "color": "red"}, "1": {"text": "up", "color": "green"}}
+UP_DOWN_LANES = {  # a state timeline of 0/1 series: down red, up green
+    "mappings": [{"type": "value", "options": UP_DOWN}],
+    "color": {"mode": "thresholds"},
+    "thresholds": {"mode": "absolute", "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}]},
+}
 
 PANELS = (
     Panel(
@@ -25,14 +30,7 @@ PANELS = (
         "1 when every file of the node is readable, every pattern matches a file, and Prometheus reaches the exporter. "
         "One lane per source (a state timeline): overlapping 0/1 lines could not be told apart.",
         kind="state-timeline",
-        field_defaults={
-            "mappings": [{"type": "value", "options": UP_DOWN}],
-            "color": {"mode": "thresholds"},
-            "thresholds": {
-                "mode": "absolute",
-                "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
-            },
-        },
+        field_defaults=UP_DOWN_LANES,
         catalogue_id="EXP-01",
     ),
     Panel(
@@ -169,14 +167,7 @@ SSH_PANELS = (
         "Central mode over SSH (docs/fleet.md): 1 while the host's SFTP session is open and being read. One lane "
         "per host; TonexSshHostDown fires when a host stays down.",
         kind="state-timeline",
-        field_defaults={
-            "mappings": [{"type": "value", "options": UP_DOWN}],
-            "color": {"mode": "thresholds"},
-            "thresholds": {
-                "mode": "absolute",
-                "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
-            },
-        },
+        field_defaults=UP_DOWN_LANES,
     ),
     Panel(
         "SSH connect failures by reason",

@@ -81,27 +81,42 @@ def test_rotation_copytruncate_partial_lines_and_reconnect_fetch_every_byte_once
     assert sum(x.count(b"\n") for x in contents()) == len(a) + len(b) + len(c) + len(d)
 
 
-def test_a_first_start_at_the_end_fetches_only_what_is_written_after_it_and_resumes_from_the_spool(
-    tmp_path: Path, client_key: Path, sshd: Sshd
-) -> None:
+def remote_log(tmp_path: Path, client_key: Path, sshd: Sshd, content: bytes) -> tuple[RemoteNode, SshSources, Path]:
+    """The node, the SSH settings, and the path of its session-stats file, which holds `content`."""
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text(sshd.known_hosts_line())
     ssh = SshSources(user=getpass.getuser(), ssh_key=str(client_key), known_hosts=str(known_hosts))
-    node = RemoteNode("127.0.0.1", "v1", sshd.port)
     log = tmp_path / "remote" / "session-logs"
     log.parent.mkdir()
+    log.write_bytes(content)
+    return RemoteNode("127.0.0.1", "v1", sshd.port), ssh, log
+
+
+async def poll_once(
+    remote: tuple[RemoteNode, SshSources, Path], spool: Spool, at_end: bool = False, state: Path | None = None
+) -> int:
+    """One poll as a host's follower makes it: fetch (and prune against the checkpoint in `state`); bytes fetched."""
+    node, ssh, log = remote
+    conn = await connect(node, ssh)
+    try:
+        async with conn.start_sftp_client() as sftp:
+            fetched = (await fetch(sftp, str(log), spool, at_end=at_end))[0]
+            if state is not None:
+                prune(spool, partial(saved_read_to_end, state))
+            return fetched
+    finally:
+        conn.close()
+
+
+def test_a_first_start_at_the_end_fetches_only_what_is_written_after_it_and_resumes_from_the_spool(
+    tmp_path: Path, client_key: Path, sshd: Sshd
+) -> None:
     lines = real_lines(1)
     before = b"\n".join(lines[:50]) + b"\n"
-    log.write_bytes(before + lines[50][:30])  # a partial last line: fetched whole once finished
+    remote = remote_log(tmp_path, client_key, sshd, before + lines[50][:30])  # a partial last line: fetched whole
+    log = remote[2]  # once finished
     spool_dir = tmp_path / "spool"
-
-    async def poll(spool: Spool, at_end: bool = False) -> int:
-        conn = await connect(node, ssh)
-        try:
-            async with conn.start_sftp_client() as sftp:
-                return (await fetch(sftp, str(log), spool, at_end=at_end))[0]
-        finally:
-            conn.close()
+    poll = partial(poll_once, remote)
 
     def contents() -> list[bytes]:
         return [p.read_bytes() for p in sorted(spool_dir.glob("*.log"))]
@@ -124,25 +139,11 @@ def test_a_first_start_at_the_end_fetches_only_what_is_written_after_it_and_resu
 def test_a_spool_file_is_deleted_only_once_its_remote_file_is_gone_and_the_saved_state_read_it_to_its_end(
     tmp_path: Path, client_key: Path, sshd: Sshd
 ) -> None:
-    known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text(sshd.known_hosts_line())
-    ssh = SshSources(user=getpass.getuser(), ssh_key=str(client_key), known_hosts=str(known_hosts))
-    node = RemoteNode("127.0.0.1", "v1", sshd.port)
-    log = tmp_path / "remote" / "session-logs"
-    log.parent.mkdir()
     lines = real_lines(1)
-    log.write_bytes(b"\n".join(lines[:30]) + b"\n")
-    state = tmp_path / "state"
+    remote = remote_log(tmp_path, client_key, sshd, b"\n".join(lines[:30]) + b"\n")
+    log, state = remote[2], tmp_path / "state"
     spool = Spool(state / "spool" / "v1" / "session")
-
-    async def poll() -> None:
-        conn = await connect(node, ssh)
-        try:
-            async with conn.start_sftp_client() as sftp:
-                await fetch(sftp, str(log), spool)
-                prune(spool, partial(saved_read_to_end, state))
-        finally:
-            conn.close()
+    poll = partial(poll_once, remote, spool, state=state)
 
     def save(offsets: dict[Path, int]) -> None:
         """A checkpoint as the exporter writes it, holding each spool file at an offset."""
