@@ -6,10 +6,12 @@ from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.samples import Exemplar
 
 from tests.conftest import FakeWall
 from tests.test_golden_metrics import TEXT_LOGS
 from ton_exporter.app import Exporter
+from ton_exporter.exposition.histogram import Histogram
 from ton_exporter.exposition.text_render import TextRenderer
 from ton_exporter.sources.discovery import SourcePattern
 
@@ -49,3 +51,15 @@ def test_odd_values_labels_and_types_are_written_as_generate_latest_writes_them(
     families: list[Metric] = [gauge, counter, hist, unlabelled]
     want = generate_latest(Fixed(families))
     assert TextRenderer().render(families) == want
+
+
+def test_the_histogram_family_makes_the_samples_prometheus_client_makes() -> None:
+    exemplar = Exemplar({"block": "0:8000000000000000:5"}, 0.07, 1781457654.0)
+    with_exemplar: list[tuple[str, float] | tuple[str, float, Exemplar]] = [("0.1", 1.0), ("0.5", 3.0, exemplar)]
+    negative: list[tuple[str, float] | tuple[str, float, Exemplar]] = [("-1.0", 1.0), ("+Inf", 2.0)]
+    for bounds in ([*with_exemplar, ("+Inf", 4.0)], negative):
+        ours, theirs = Histogram("h", "H.", labels=["node"]), HistogramMetricFamily("h", "H.", labels=["node"])
+        for family in (ours, theirs):
+            family.add_metric(["n1"], bounds, 0.9, timestamp=5.0)
+            family.add_metric(["n2"], bounds, None)
+        assert ours.samples == theirs.samples
