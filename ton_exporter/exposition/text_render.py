@@ -73,13 +73,15 @@ class TextRenderer:
             return False
         if not names_ok:
             return False
-        om = tuple(metric.name + s for s in _OM_SUFFIXES)
+        names = {s.name for s in metric.samples}
+        if names.intersection(metric.name + suffix for suffix in _OM_SUFFIXES):
+            return False
         fast_names = self._fast_names
-        for s in metric.samples:
-            ok = fast_names.get(s.name)
+        for name in names:
+            ok = fast_names.get(name)
             if ok is None:
-                ok = fast_names[s.name] = _legacy(s.name)
-            if not ok or s.name in om:
+                ok = fast_names[name] = _legacy(name)
+            if not ok:
                 return False
         return True
 
