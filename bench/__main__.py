@@ -5,7 +5,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bench import backfill, fleet, http_edge, live, series, textlog
+from bench import backfill, fleet, http_edge, live, render, series, textlog
 from bench.generate import generate
 from bench.ingest import instructions, measure, stages
 
@@ -114,7 +114,7 @@ def ssh_fleet(hosts: int = 24) -> None:
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "http", "series", "fleet", "backfill"]
+    which = sys.argv[1:] or ["ingest", "latency", "idle", "textlog", "http", "series", "fleet", "backfill", "render"]
     steps = (
         ("ingest", ingest),
         ("latency", latency),
@@ -124,6 +124,7 @@ if __name__ == "__main__":
         ("series", lambda: series.run(OUT / "series")),
         ("fleet", ssh_fleet),
         ("backfill", backfills),
+        ("render", render.run),
     )
     for name, run in steps:
         if name in which:

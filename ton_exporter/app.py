@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import choose_encoder, generate_latest
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -39,6 +39,7 @@ from ton_exporter.checkpoint import Checkpoint, StateStore
 from ton_exporter.exposition.collector import ExporterCollector
 from ton_exporter.exposition.http_server import Handler, HttpServer, Request, Response
 from ton_exporter.exposition.http_server import Limits as HttpLimits
+from ton_exporter.exposition.text_render import TextRenderer
 from ton_exporter.exposition.web_config import WebConfig
 from ton_exporter.pipeline import SessionStatsPipeline
 from ton_exporter.sources.discovery import SourcePattern
@@ -139,6 +140,7 @@ class Exporter:
             max_line_bytes=max_line_bytes,
         )
         self.registry = CollectorRegistry()
+        self.text_renderer = TextRenderer()
         self.collectors = ExporterCollector(
             self.all_nodes,
             lambda: self.files,
@@ -333,6 +335,8 @@ class Exporter:
         # What Prometheus is about to see must survive a crash: the snapshot is taken now, written off the loop.
         await self.save_state_async()
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        if encoder is generate_latest:  # the text format: same bytes, rendered faster
+            return Response(200, self.text_renderer.render(self.registry.collect()), content_type)
         return Response(200, encoder(self.registry), content_type)
 
     def _ready(self, _: Request) -> Response:

@@ -2,11 +2,12 @@
 
 from collections.abc import Iterator, Sequence
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ton_exporter.aggregation.block_groups import BlockGroup, Summary, WindowStats
 from ton_exporter.aggregation.measures import COLLATED, MEASURES, SPARSE_KEYS, VALIDATED, Measure
 from ton_exporter.aggregation.node import NodeState
+from ton_exporter.exposition.histogram import Histogram
 from ton_exporter.exposition.names import BASE_LABELS, NAMESPACE, aggregate, cumulative_buckets, with_exemplars
 
 NS = NAMESPACE
@@ -60,7 +61,7 @@ def _row_counts(nodes: Sequence[NodeState]) -> Iterator[Metric]:
 def _measure_families(m: Measure, nodes: Sequence[NodeState]) -> Iterator[Metric]:
     labels = [*BASE_LABELS, *m.labels]
     name = f"{NS}_{m.full_name}"
-    hist = HistogramMetricFamily(name, m.help, labels=labels) if m.buckets else None
+    hist = Histogram(name, m.help, labels=labels) if m.buckets else None
     counter = CounterMetricFamily(name, m.help, labels=labels) if m.counter else None
     categories = (
         CounterMetricFamily(f"{NS}_{m.name}_blocks", m.help, labels=[*labels, "category"]) if m.categories else None

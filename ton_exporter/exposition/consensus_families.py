@@ -12,7 +12,7 @@ its start) are refused by Prometheus, which counts them; backfilling is the way 
 
 from collections.abc import Iterator, Sequence
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ton_exporter.aggregation.block_groups import summarize
 from ton_exporter.aggregation.consensus import TIMELINE_SLOTS, ConsensusGroup
@@ -20,6 +20,7 @@ from ton_exporter.aggregation.measures import AMMSQ
 from ton_exporter.aggregation.network import NETWORK_PHASES
 from ton_exporter.aggregation.node import NodeState
 from ton_exporter.aggregation.slots import PHASES, TimelineEntry
+from ton_exporter.exposition.histogram import Histogram
 from ton_exporter.exposition.names import (
     BASE_LABELS,
     NAMESPACE,
@@ -109,13 +110,13 @@ def network_families(networks: Sequence[tuple[str, dict[tuple[str, str], Consens
         ([run, wc, shard], group, None) for run, network in networks for (wc, shard), group in sorted(network.items())
     ]
     labels = ["run", "workchain", "shard"]
-    hist = HistogramMetricFamily(
+    hist = Histogram(
         f"{NS}_consensus_network_phase_seconds",
         "Network view (central mode): notarize = leader's collateFinished to the weighted 2/3 of notarize votes; "
         "finalize = notarize reached to the weighted 2/3 of finalize votes.",
         labels=[*labels, "phase"],
     )
-    propagation = HistogramMetricFamily(
+    propagation = Histogram(
         f"{NS}_consensus_network_propagation_seconds",
         "Network view (central mode): the producer's own candidateReceived to each other node's candidateReceived "
         "of the slot (one observation per receiving node; cross-machine clocks).",
@@ -217,7 +218,7 @@ def _phases(groups: list[Group], phases: Sequence[str], prefix: str, labels: lis
     for phase in phases:
         name = f"{prefix}_{phase}_seconds"
         help_text = PHASE_HELP.get(phase, phase)
-        hist = HistogramMetricFamily(f"{NS}_{name}", help_text, labels=labels)
+        hist = Histogram(f"{NS}_{name}", help_text, labels=labels)
         window = GaugeMetricFamily(
             f"{NS}_window_{name}", f"{help_text} Aggregated over the window shown.", labels=[*labels, "agg"]
         )

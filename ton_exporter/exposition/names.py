@@ -16,9 +16,17 @@ NAMESPACE = "tonex"
 BASE_LABELS = ["node", "run", "workchain", "shard"]
 
 
+_FLOAT_LABELS: dict[float, str] = {}  # bucket bounds are a few fixed sets (measures.py): formatted once each
+
+
 def float_label(value: float) -> str:
     """A bucket bound as Prometheus's Go clients print it: `0.005`, `1.0`, `4.194304e+06`, `+Inf`."""
-    return str(floatToGoString(value))  # type: ignore[no-untyped-call]
+    text = _FLOAT_LABELS.get(value)
+    if text is None:
+        text = str(floatToGoString(value))  # type: ignore[no-untyped-call]
+        if len(_FLOAT_LABELS) < 4096 and value == value and value != 0:  # bounded; NaN and ±0 not as keys
+            _FLOAT_LABELS[value] = text
+    return text
 
 
 def with_exemplars(

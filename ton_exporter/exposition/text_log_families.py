@@ -6,10 +6,11 @@ its build and verbosity, and a zero series for every combination of the matrix w
 
 from collections.abc import Iterator, Sequence
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from ton_exporter.aggregation.distribution import Distribution
 from ton_exporter.aggregation.node import NodeState
+from ton_exporter.exposition.histogram import Histogram
 from ton_exporter.exposition.names import NAMESPACE, cumulative_buckets
 from ton_exporter.parsers.broadcast_benchmark import stage_of
 
@@ -41,14 +42,14 @@ def _certificates(nodes: Sequence[NodeState]) -> Metric:
 def _timing_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     """Collation and validation times of the text logs: the count of a histogram is the count of collations by
     outcome and error class (a failed collation leaves no other trace: session stats log only successes)."""
-    collation = HistogramMetricFamily(
+    collation = Histogram(
         f"{NS}_text_log_collation_seconds",
         "`collation took X s` (outcome ok) and `collation failed in X s <status>` (outcome failed, error: the "
         "class of the td::Status code: timeout, cancelled, notready, failure, error, internal for the collator's "
         "negative codes, other) lines of the text logs, by workchain of the logging actor.",
         labels=["node", "run", "workchain", "outcome", "error"],
     )
-    validation = HistogramMetricFamily(
+    validation = Histogram(
         f"{NS}_text_log_validation_seconds",
         "`validation took Xs` lines of the text logs, by workchain of the logging actor.",
         labels=["node", "run", "workchain"],
@@ -99,7 +100,7 @@ _HISTOGRAMS = (
 
 def _benchmark_families(nodes: Sequence[NodeState]) -> Iterator[Metric]:
     for attribute, suffix, help_text in _HISTOGRAMS:
-        family = HistogramMetricFamily(f"{NS}_broadcast_benchmark_{suffix}", help_text, labels=BENCHMARK_LABELS)
+        family = Histogram(f"{NS}_broadcast_benchmark_{suffix}", help_text, labels=BENCHMARK_LABELS)
         for node in nodes:
             for (op, called_from, compression), series in sorted(node.text_log.benchmarks.items()):
                 distribution: Distribution = getattr(series, attribute)
