@@ -349,9 +349,11 @@ class _Gate:
     accepted it; the accept batch is bounded separately, see Limits.accept_batch).
 
     At the cap, a newcomer that has already sent bytes (a scrape sends its request at once) takes the place of
-    the oldest connection that is idle with nothing to read; a newcomer that has sent nothing (a flood's idle
-    connection) is answered 503 and closed. A scrape therefore gets through a flood of idle connections, and no
-    flood can hold more descriptors than the cap.
+    the oldest connection that is idle with nothing to read. A newcomer whose bytes have not arrived yet (a
+    scrape accepted a moment before its request lands looks like a flood's idle socket) takes the place of the
+    oldest idle connection that has been open for STALE_SECONDS or more; only when there is none is it answered
+    503 and closed. A scrape therefore gets through a flood of idle connections however its bytes race its
+    accept, and no flood can hold more descriptors than the cap.
     """
 
     def __init__(self, limit: int, stats: HttpStats, warn: RateLimitedLog, tls: bool) -> None:
@@ -365,17 +367,16 @@ class _Gate:
         if len(self.open) < self.limit:
             return True
         # After a TLS handshake the request may not have arrived yet, but a handshake is not a flood's idle socket.
-        if self.tls or _readable_bytes(newcomer.transport) > 0:
-            for handler in self.open.values():
-                if handler.idle():
-                    handler.evict()
-                    self.stats.dropped["idle_evicted"] += 1
-                    self.warn.warning(
-                        "connection_limit",
-                        "connection limit reached: closed the oldest idle connection",
-                        limit=self.limit,
-                    )
-                    return True
+        sent = self.tls or _readable_bytes(newcomer.transport) > 0
+        stale_before = time.monotonic() - STALE_SECONDS
+        for handler in self.open.values():  # oldest first
+            if handler.idle() and (sent or handler.admitted_at <= stale_before):
+                handler.evict()
+                self.stats.dropped["idle_evicted"] += 1
+                self.warn.warning(
+                    "connection_limit", "connection limit reached: closed the oldest idle connection", limit=self.limit
+                )
+                return True
         self.stats.dropped["limit"] += 1
         self.warn.warning("connection_limit", "connection limit reached: refusing a connection", limit=self.limit)
         return False
@@ -393,6 +394,7 @@ def _readable_bytes(transport: asyncio.BaseTransport | None) -> int:
     return int(buffer[0])
 
 
+STALE_SECONDS = 1.0  # an idle connection this old may make room for a newcomer whose request has not arrived yet
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 15\r\n\r\ntoo many peers\n"
 
 
@@ -406,6 +408,7 @@ class _GatedHandler(RequestHandler):
         # Phase: 0 created, 1 connected, 2 closed. The SSL layer calls connection_made only after a handshake,
         # and a failed one never reaches us: the finalizer notices a handler that went without connecting.
         self._phase = [0]
+        self.admitted_at = 0.0
         weakref.finalize(self, _never_connected, self._phase, self.gate.stats)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -419,6 +422,7 @@ class _GatedHandler(RequestHandler):
         self._phase[0] = 1
         self.gate.stats.active += 1
         self.gate.stats.accepted += 1
+        self.admitted_at = time.monotonic()
         self.gate.open[id(self)] = self
         super().connection_made(transport)
 
